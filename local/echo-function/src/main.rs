@@ -1,0 +1,98 @@
+//! A small `lambda_runtime` function whose behaviour each event chooses, so that the emulator's tests
+//! and guide can exercise every outcome Lambda knows with one real runtime.
+//!
+//! Events (JSON objects; keys combine where it makes sense):
+//! - `{"echo": VALUE}`: answers `{"echo": VALUE, "request_id", "trace_id", "env_trace_id",
+//!   "function_arn", "deadline_ms", "client_context", "identity", "function_name", "memory_mb"}`.
+//! - `{"sleep_ms": N}`: sleeps before answering (for timeouts).
+//! - `{"allocate_mb": N}`: touches N MB before answering (for the memory report).
+//! - `{"error": "MESSAGE"}`: returns an error of type `EchoError`.
+//! - `{"panic": "MESSAGE"}`: panics (the runtime reports it as a handler error).
+//! - `{"exit": CODE}`: exits the process (a crash, as Lambda sees it).
+//!
+//! Init is steered by environment variables: `ECHO_INIT_SLEEP_MS` sleeps, `ECHO_FAIL_INIT=MESSAGE`
+//! exits with an error before the runtime starts, and `ECHO_REPORT_INIT_ERROR=MESSAGE` first reports
+//! the failure to the Runtime API's `/init/error`, as runtimes that do so (Python's, Node's) behave.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    if let Some(ms) = std::env::var("ECHO_INIT_SLEEP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Ok(message) = std::env::var("ECHO_REPORT_INIT_ERROR") {
+        report_init_error(&message)?;
+        return Err(message.into());
+    }
+    if let Ok(message) = std::env::var("ECHO_FAIL_INIT") {
+        eprintln!("init failed: {message}");
+        return Err(message.into());
+    }
+    lambda_runtime::run(service_fn(handle)).await
+}
+
+async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let (payload, context) = event.into_parts();
+    if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let mut ballast = Vec::new();
+    if let Some(mb) = payload.get("allocate_mb").and_then(Value::as_u64) {
+        // Touch every page so the memory is resident, not just reserved.
+        ballast = vec![1u8; usize::try_from(mb).unwrap_or(0) * 1024 * 1024];
+    }
+    if let Some(message) = payload.get("error").and_then(Value::as_str) {
+        return Err(Diagnostic {
+            error_type: "EchoError".to_owned(),
+            error_message: message.to_owned(),
+        });
+    }
+    if let Some(message) = payload.get("panic").and_then(Value::as_str) {
+        panic!("{message}");
+    }
+    if let Some(code) = payload.get("exit").and_then(Value::as_i64) {
+        std::process::exit(i32::try_from(code).unwrap_or(1));
+    }
+    println!("echo request {}", context.request_id);
+    Ok(json!({
+        "echo": payload.get("echo").cloned().unwrap_or(Value::Null),
+        "request_id": context.request_id,
+        "trace_id": context.xray_trace_id,
+        "env_trace_id": std::env::var("_X_AMZN_TRACE_ID").ok(),
+        "function_arn": context.invoked_function_arn,
+        "deadline_ms": context.deadline,
+        "client_context": context.client_context.map(|c| json!({"custom": c.custom, "app_title": c.client.app_title})),
+        "identity": context.identity.map(|i| json!({"identity_id": i.identity_id, "identity_pool_id": i.identity_pool_id})),
+        "function_name": context.env_config.function_name,
+        "memory_mb": context.env_config.memory,
+        "ballast_bytes": ballast.len(),
+    }))
+}
+
+/// Posts `message` to `/2018-06-01/runtime/init/error` over plain HTTP/1.1.
+fn report_init_error(message: &str) -> Result<(), Error> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+    let body = json!({"errorType": "EchoInitError", "errorMessage": message}).to_string();
+    let mut stream = TcpStream::connect(&api)?;
+    write!(
+        stream,
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+         Lambda-Runtime-Function-Error-Type: EchoInitError\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    if !response.starts_with("HTTP/1.1 202") {
+        return Err(format!("the Runtime API refused the init error: {response}").into());
+    }
+    Ok(())
+}

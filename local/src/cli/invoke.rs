@@ -1,0 +1,151 @@
+//! `lamina-local invoke`: one or more invocations, with the response on stdout and the REPORT line
+//! and trace waterfall on stderr.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use clap::{Args as ClapArgs, ValueEnum};
+use lamina_local::emulator::{Emulator, InvocationReport, InvocationRequest};
+use lamina_local::trace_header::TraceHeader;
+use lamina_local::xray::XrayCollector;
+
+use super::{EXIT_FUNCTION_FAILED, EXIT_OK, Failure, FunctionArgs, XrayArgs};
+
+/// How long to wait for a trace to complete after its invocation returned.
+const TRACE_WAIT: Duration = Duration::from_secs(2);
+/// The waterfall's width in columns.
+const WATERFALL_WIDTH: usize = 100;
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct InvokeArgs {
+    #[command(flatten)]
+    function: FunctionArgs,
+    #[command(flatten)]
+    xray: XrayArgs,
+    /// A file holding the event (JSON); `-` reads standard input. Default: `{}`.
+    #[arg(long, value_name = "FILE", conflicts_with = "payload")]
+    event: Option<PathBuf>,
+    /// The event, inline (JSON).
+    #[arg(long, value_name = "JSON")]
+    payload: Option<String>,
+    /// The X-Amzn-Trace-Id to invoke with (default: a fresh sampled one).
+    #[arg(long, value_name = "HEADER")]
+    trace_header: Option<String>,
+    /// The client context to pass (a JSON object).
+    #[arg(long, value_name = "JSON")]
+    client_context: Option<String>,
+    /// Invoke this many times; the first is a cold start, the rest are warm.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    repeat: u32,
+    /// text: the response on stdout, the REPORT line and trace on stderr. json: one report per line on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+pub(crate) async fn run(args: InvokeArgs) -> Result<u8, Failure> {
+    // Read and check the input before anything is built or spawned.
+    let payload =
+        read_event(args.event.as_ref(), args.payload.as_deref()).map_err(Failure::input)?;
+    let mut request = InvocationRequest::new(payload);
+    if let Some(header) = &args.trace_header {
+        TraceHeader::parse(header)
+            .context("--trace-header")
+            .map_err(Failure::input)?;
+        request = request.trace_header(header.clone());
+    }
+    if let Some(context) = &args.client_context {
+        request = request.client_context(context.clone());
+    }
+    let mut config = args.function.config()?;
+    let collector = args.xray.start().await?;
+    if let Some(collector) = &collector {
+        config = config.xray_daemon(collector.daemon_address());
+    }
+    let emulator = Emulator::start(config)
+        .await
+        .map_err(Failure::from_emulator)?;
+
+    let mut exit = EXIT_OK;
+    for _ in 0..args.repeat {
+        let report = emulator
+            .invoke(request.clone())
+            .await
+            .map_err(Failure::from_emulator)?;
+        if !report.outcome.is_success() {
+            exit = EXIT_FUNCTION_FAILED;
+        }
+        print_report(&report, args.output)?;
+        if let (Some(collector), Output::Text) = (&collector, args.output) {
+            print_trace(collector, &report).await;
+        }
+    }
+    emulator.shutdown().await;
+    if let Some(collector) = collector {
+        for rejection in collector.rejections() {
+            eprintln!("X-Ray rejected a document: {rejection}");
+        }
+        collector.shutdown().await;
+    }
+    Ok(exit)
+}
+
+fn read_event(file: Option<&PathBuf>, inline: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let (bytes, source) = match (file, inline) {
+        (Some(path), _) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .context("cannot read the event from stdin")?;
+            (bytes, "the event on stdin".to_owned())
+        }
+        (Some(path), _) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the event file {}", path.display()))?;
+            (bytes, format!("the event file {}", path.display()))
+        }
+        (None, Some(text)) => (text.as_bytes().to_vec(), "--payload".to_owned()),
+        (None, None) => (b"{}".to_vec(), String::new()),
+    };
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return Err(anyhow!("{source} is not valid JSON: {error}"));
+    }
+    Ok(bytes)
+}
+
+fn print_report(report: &InvocationReport, output: Output) -> Result<(), Failure> {
+    match output {
+        Output::Json => {
+            let line = serde_json::to_string(report)
+                .context("serialising the report")
+                .map_err(Failure::environment)?;
+            println!("{line}");
+        }
+        Output::Text => {
+            match report.outcome.error_body(&report.request_id) {
+                None => println!("{}", report.outcome),
+                Some(error) => println!("{error}"),
+            }
+            eprintln!("{report}");
+        }
+    }
+    Ok(())
+}
+
+async fn print_trace(collector: &XrayCollector, report: &InvocationReport) {
+    let Ok(header) = TraceHeader::parse(&report.trace_header) else {
+        return;
+    };
+    if !header.is_sampled() {
+        return;
+    }
+    match collector.wait_for_trace(&header.root, TRACE_WAIT).await {
+        Ok(trace) => eprintln!("{}", trace.render_waterfall(WATERFALL_WIDTH)),
+        Err(error) => eprintln!("trace {}: {error}", header.root),
+    }
+}

@@ -1,0 +1,321 @@
+//! One execution environment: the runtime process, its Runtime API server, its logs and its memory.
+
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use super::config::FunctionConfig;
+use super::error::EmulatorError;
+use super::report::LogLine;
+use super::runtime_api::{InitSignals, RuntimeApi};
+
+/// How often the peak resident set size is read while the process lives.
+const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(25);
+/// How long to wait for the last lines of a process that has exited.
+const LOG_DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The lines a process wrote, in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct LogBuffer {
+    lines: SyncMutex<Vec<LogLine>>,
+}
+
+impl LogBuffer {
+    fn push(&self, line: LogLine) {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(line);
+    }
+
+    /// Takes every line written so far.
+    pub(crate) fn drain(&self) -> Vec<LogLine> {
+        std::mem::take(
+            &mut *self
+                .lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// A running runtime process and everything attached to it. Dropping it kills the process.
+#[derive(Debug)]
+pub(crate) struct ExecutionEnvironment {
+    pub(crate) child: Child,
+    pub(crate) api: RuntimeApi,
+    pub(crate) spawned_at: Instant,
+    pub(crate) init_signals: Option<InitSignals>,
+    pub(crate) logs: Arc<LogBuffer>,
+    log_readers: Vec<JoinHandle<()>>,
+    peak_rss_kb: Arc<AtomicU64>,
+    sampler: JoinHandle<()>,
+    pid: Option<u32>,
+}
+
+impl ExecutionEnvironment {
+    /// Starts a Runtime API server and spawns the bootstrap with Lambda's environment pointing at it.
+    pub(crate) async fn spawn(config: &FunctionConfig) -> Result<Self, EmulatorError> {
+        let (api, init_signals) = RuntimeApi::start()
+            .await
+            .map_err(EmulatorError::RuntimeApi)?;
+        let mut command = Command::new(&config.executable);
+        command
+            .args(&config.args)
+            .env_clear()
+            .envs(lambda_environment(config, &api.address().to_string()))
+            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = config
+            .executable
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            command.current_dir(dir);
+        }
+        let spawned_at = Instant::now();
+        let mut child = command.spawn().map_err(|source| EmulatorError::Spawn {
+            executable: config.executable.clone(),
+            source,
+        })?;
+        let logs = Arc::new(LogBuffer::default());
+        let mut log_readers = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            log_readers.push(tokio::spawn(read_lines(
+                stdout,
+                "stdout",
+                Arc::clone(&logs),
+                config.echo_logs,
+            )));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            log_readers.push(tokio::spawn(read_lines(
+                stderr,
+                "stderr",
+                Arc::clone(&logs),
+                config.echo_logs,
+            )));
+        }
+        let pid = child.id();
+        let peak_rss_kb = Arc::new(AtomicU64::new(0));
+        let sampler = tokio::spawn(sample_memory(pid, Arc::clone(&peak_rss_kb)));
+        Ok(Self {
+            child,
+            api,
+            spawned_at,
+            init_signals: Some(init_signals),
+            logs,
+            log_readers,
+            peak_rss_kb,
+            sampler,
+            pid,
+        })
+    }
+
+    /// The process's peak resident set size so far, in MB rounded up.
+    pub(crate) fn max_memory_used_mb(&self) -> u64 {
+        if let Some(kb) = self.pid.and_then(read_peak_rss_kb) {
+            self.peak_rss_kb.fetch_max(kb, Ordering::Relaxed);
+        }
+        self.peak_rss_kb.load(Ordering::Relaxed).div_ceil(1024)
+    }
+
+    /// Waits (briefly) for the output of a process that has exited, so its last words are in the logs.
+    pub(crate) async fn drain_logs_after_exit(&mut self) {
+        for reader in self.log_readers.drain(..) {
+            let _ = tokio::time::timeout(LOG_DRAIN_TIMEOUT, reader).await;
+        }
+    }
+
+    /// Kills the process and waits for it, so that no zombie or stray process is left.
+    pub(crate) async fn kill(&mut self) -> Option<ExitStatus> {
+        let _ = self.child.start_kill();
+        let status = self.child.wait().await.ok();
+        self.drain_logs_after_exit().await;
+        status
+    }
+}
+
+impl Drop for ExecutionEnvironment {
+    fn drop(&mut self) {
+        self.sampler.abort();
+        for reader in &self.log_readers {
+            reader.abort();
+        }
+        // kill_on_drop(true) kills the process when `child` drops.
+    }
+}
+
+/// The variables Lambda sets for a custom runtime (provided.al2023), pointing at `runtime_api`.
+fn lambda_environment(config: &FunctionConfig, runtime_api: &str) -> Vec<(String, String)> {
+    let task_root = config
+        .executable
+        .parent()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ".".to_owned());
+    let mut vars = vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", config.version.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            config.memory_mb.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", config.function_name),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            log_stream_name(&config.version),
+        ),
+        (
+            "AWS_LAMBDA_LOG_FORMAT",
+            config.log_format.as_env_value().to_owned(),
+        ),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        ("_HANDLER", config.handler.clone()),
+        ("AWS_REGION", config.region.clone()),
+        ("AWS_DEFAULT_REGION", config.region.clone()),
+        ("LAMBDA_TASK_ROOT", task_root.clone()),
+        ("LAMBDA_RUNTIME_DIR", task_root),
+        ("TZ", ":UTC".to_owned()),
+        ("LANG", "en_US.UTF-8".to_owned()),
+        // The host's PATH, so that interpreters (a Python or Node peer's bootstrap) are found.
+        (
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ),
+    ];
+    if let Some(daemon) = &config.xray_daemon_address {
+        let (host, port) = daemon.rsplit_once(':').unwrap_or((daemon.as_str(), "2000"));
+        vars.extend([
+            ("AWS_XRAY_DAEMON_ADDRESS", daemon.clone()),
+            ("_AWS_XRAY_DAEMON_ADDRESS", host.to_owned()),
+            ("_AWS_XRAY_DAEMON_PORT", port.to_owned()),
+            ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".to_owned()),
+        ]);
+    }
+    vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// A log stream name in Lambda's shape: `YYYY/MM/DD/[$LATEST]{32 hex}`.
+fn log_stream_name(version: &str) -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    let suffix = crate::trace_header::new_segment_id() + &crate::trace_header::new_segment_id();
+    format!("{year:04}/{month:02}/{day:02}/[{version}]{suffix}")
+}
+
+/// Converts days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
+async fn read_lines(
+    stream: impl AsyncRead + Unpin,
+    name: &'static str,
+    logs: Arc<LogBuffer>,
+    echo: bool,
+) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(text)) = lines.next_line().await {
+        if echo {
+            eprintln!("{text}");
+        }
+        logs.push(LogLine { stream: name, text });
+    }
+}
+
+async fn sample_memory(pid: Option<u32>, peak_kb: Arc<AtomicU64>) {
+    let Some(pid) = pid else { return };
+    let mut interval = tokio::time::interval(MEMORY_SAMPLE_INTERVAL);
+    loop {
+        interval.tick().await;
+        match read_peak_rss_kb(pid) {
+            Some(kb) => {
+                peak_kb.fetch_max(kb, Ordering::Relaxed);
+            }
+            None => return,
+        }
+    }
+}
+
+/// `VmHWM` (peak resident set size, in kB) from `/proc/{pid}/status`.
+fn read_peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vm_hwm(&status)
+}
+
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_peak_rss_from_proc_status() {
+        let status =
+            "Name:\tbootstrap\nVmPeak:\t  20000 kB\nVmHWM:\t    9876 kB\nVmRSS:\t    9000 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(9876));
+        assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
+        assert_eq!(parse_vm_hwm("VmHWM:\tlots kB\n"), None);
+    }
+
+    #[test]
+    fn our_own_peak_rss_is_readable() {
+        let kb = read_peak_rss_kb(std::process::id());
+        assert!(kb.is_some_and(|kb| kb > 100), "{kb:?}");
+    }
+
+    #[test]
+    fn dates_follow_the_civil_calendar() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(20_785), (2026, 11, 28));
+    }
+
+    #[test]
+    fn the_environment_is_lambdas() {
+        let config = FunctionConfig::new("/opt/fn/bootstrap").xray_daemon("127.0.0.1:2999");
+        let vars: std::collections::HashMap<_, _> = lambda_environment(&config, "127.0.0.1:9001")
+            .into_iter()
+            .collect();
+        assert_eq!(vars["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+        assert_eq!(vars["AWS_LAMBDA_FUNCTION_NAME"], "bootstrap");
+        assert_eq!(vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+        assert_eq!(vars["LAMBDA_TASK_ROOT"], "/opt/fn");
+        assert_eq!(vars["AWS_XRAY_DAEMON_ADDRESS"], "127.0.0.1:2999");
+        assert_eq!(vars["_AWS_XRAY_DAEMON_PORT"], "2999");
+        assert!(vars["AWS_LAMBDA_LOG_STREAM_NAME"].contains("/[$LATEST]"));
+    }
+}

@@ -1,0 +1,29 @@
+//! The AWS Lambda platform on loopback: what AWS's Runtime Interface Emulator, the X-Ray daemon and a
+//! local AWS endpoint give a Lambda developer, as a library that tests and benchmarks drive.
+//!
+//! - [`emulator`]: the Lambda Runtime API. It spawns a function's bootstrap executable with the
+//!   environment Lambda gives it, hands it invocations, enforces the timeout and reports what Lambda's
+//!   `REPORT` line reports (init duration, duration, billed duration, max memory used).
+//! - [`xray`]: a stand-in for the X-Ray daemon. It receives segment documents over UDP, validates them
+//!   strictly, assembles them into traces and can forward them to a `PutTraceSegments` endpoint.
+//! - [`moto`]: a fixture that runs `moto_server` on 127.0.0.1 and hands out an
+//!   [`aws_config::SdkConfig`] pointing at it, so tests use the real AWS SDK without AWS.
+//!
+//! ```no_run
+//! use lamina_local::emulator::{Emulator, FunctionConfig};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = Emulator::start(FunctionConfig::new("target/debug/my-function")).await?;
+//! let report = emulator.invoke(br#"{"name":"world"}"#.to_vec()).await?;
+//! println!("{}", report.outcome);
+//! println!("{report}"); // REPORT RequestId: ... Duration: ... Init Duration: ...
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cargo_build;
+pub mod emulator;
+mod loopback_http;
+pub mod moto;
+pub mod trace_header;
+pub mod xray;

@@ -105,10 +105,18 @@ impl MotoServer {
     /// the reason the server did not come up.
     pub async fn start() -> Result<Self, MotoError> {
         let program = std::env::var(MOTO_SERVER_ENV).unwrap_or_else(|_| "moto_server".to_owned());
+        Self::start_program(&program).await
+    }
+
+    /// Like [`MotoServer::start`], running `program` instead of `moto_server` from `PATH`.
+    ///
+    /// # Errors
+    /// As for [`MotoServer::start`].
+    pub async fn start_program(program: &str) -> Result<Self, MotoError> {
         let mut last_error = None;
         // Another process may take the port between our probe and moto's bind: try a few ports.
         for _ in 0..START_ATTEMPTS {
-            match Self::start_on_free_port(&program).await {
+            match Self::start_on_free_port(program).await {
                 Ok(server) => return Ok(server),
                 Err(error @ (MotoError::NotInstalled { .. } | MotoError::Spawn { .. })) => {
                     return Err(error);

@@ -70,6 +70,8 @@ pub(super) fn plan(
     raw: Option<&str>,
     parsed: Option<TraceHeader>,
 ) -> TracePlan {
+    // Without a caller's header there is no upstream segment: Lambda starts the trace itself.
+    let from_caller = parsed.is_some();
     let header = parsed.unwrap_or_else(TraceHeader::new_sampled);
     let traced =
         config.xray_daemon_address.is_some() && header.sampled != SamplingDecision::NotSampled;
@@ -93,7 +95,7 @@ pub(super) fn plan(
         facade: Some(Facade {
             trace_id: header.root,
             segment_id,
-            upstream_parent: header.parent,
+            upstream_parent: header.parent.filter(|_| from_caller),
         }),
     }
 }

@@ -190,8 +190,7 @@ impl fmt::Display for InvocationReport {
 
 /// Rounds up to a whole millisecond, as Lambda bills.
 pub(crate) fn billed(duration: Duration) -> Duration {
-    let micros = duration.as_micros();
-    let millis = micros.div_ceil(1000).max(1);
+    let millis = duration.as_nanos().div_ceil(1_000_000).max(1);
     Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
 }
 
@@ -227,6 +226,7 @@ mod tests {
             (Duration::from_micros(999), 1),
             (Duration::from_micros(1000), 1),
             (Duration::from_micros(1001), 2),
+            (Duration::from_nanos(1_000_001), 2),
             (Duration::from_millis(250), 250),
             (Duration::ZERO, 1),
         ];

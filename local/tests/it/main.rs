@@ -1,1 +1,11 @@
-fn main() {}
+//! lamina-local's integration tests: one module per behaviour, all against real processes, real
+//! sockets and a real moto server on loopback.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod cli;
+mod emulator;
+mod invoke_endpoint;
+mod moto;
+mod support;
+mod xray;

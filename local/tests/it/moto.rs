@@ -1,0 +1,91 @@
+//! The moto fixture used through the real AWS SDK for Rust.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use lamina_local::moto::{INSTALL_COMMAND, MotoError, MotoServer};
+
+#[tokio::test]
+async fn a_dynamodb_table_round_trip_through_the_real_sdk() {
+    let moto = MotoServer::start().await.unwrap();
+    assert!(moto.endpoint_url().starts_with("http://127.0.0.1:"));
+    let dynamodb = aws_sdk_dynamodb::Client::new(moto.sdk_config());
+    dynamodb
+        .create_table()
+        .table_name("images")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    dynamodb
+        .put_item()
+        .table_name("images")
+        .item("id", AttributeValue::S("img-1".into()))
+        .item("title", AttributeValue::S("a cat".into()))
+        .send()
+        .await
+        .unwrap();
+    let item = dynamodb
+        .get_item()
+        .table_name("images")
+        .key("id", AttributeValue::S("img-1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["title"], AttributeValue::S("a cat".into()));
+
+    // A conditional write that must fail does fail: moto enforces it, and the SDK surfaces it.
+    let conflict = dynamodb
+        .put_item()
+        .table_name("images")
+        .item("id", AttributeValue::S("img-1".into()))
+        .condition_expression("attribute_not_exists(id)")
+        .send()
+        .await;
+    assert!(conflict.is_err());
+
+    moto.reset().await.unwrap();
+    let tables = dynamodb.list_tables().send().await.unwrap();
+    assert!(
+        tables.table_names().is_empty(),
+        "reset should wipe every table: {tables:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_server_stops_when_dropped() {
+    let moto = MotoServer::start().await.unwrap();
+    let address = moto.endpoint_url().trim_start_matches("http://").to_owned();
+    drop(moto);
+    assert!(
+        tokio::net::TcpStream::connect(&address).await.is_err(),
+        "moto still answers on {address}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_moto_names_the_install_command() {
+    let error = MotoServer::start_program("/nonexistent/moto_server")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MotoError::NotInstalled { .. }), "{error:?}");
+    assert!(error.to_string().contains(INSTALL_COMMAND), "{error}");
+    assert!(INSTALL_COMMAND.contains("moto[server]"));
+}

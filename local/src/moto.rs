@@ -177,10 +177,10 @@ impl MotoServer {
                     output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
                 });
             }
-            if let Ok(response) = loopback_http::send(Method::GET, &probe, Bytes::new()).await {
-                if response.status.is_success() {
-                    return Ok(());
-                }
+            if let Ok(response) = loopback_http::send(Method::GET, &probe, Bytes::new()).await
+                && response.status.is_success()
+            {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

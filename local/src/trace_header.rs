@@ -199,12 +199,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Root, Parent, Sampled, and how many other keys.
+    type Expected =
+        Result<(&'static str, Option<&'static str>, SamplingDecision, usize), TraceHeaderError>;
+
     #[test]
     fn parses_the_headers_lambda_sends() {
-        let cases: &[(
-            &str,
-            Result<(&str, Option<&str>, SamplingDecision, usize), TraceHeaderError>,
-        )] = &[
+        let cases: &[(&str, Expected)] = &[
             (
                 "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
                 Ok((

@@ -79,7 +79,7 @@ pub(super) async fn run(
         handed_over: handed_over_tx,
         reply: reply_tx,
     };
-    if environment.api.deliver(delivery).is_err() {
+    if !environment.api.deliver(delivery) {
         return Err(EmulatorError::RuntimeApi(std::io::Error::other(
             "the Runtime API server stopped",
         )));

@@ -132,9 +132,9 @@ impl RuntimeApi {
         self.address
     }
 
-    /// Queues an event for the runtime's next `/next`. Fails only if the server is gone.
-    pub(crate) fn deliver(&self, delivery: Delivery) -> Result<(), Delivery> {
-        self.deliveries.send(delivery).map_err(|e| e.0)
+    /// Queues an event for the runtime's next `/next`. Returns false only if the server is gone.
+    pub(crate) fn deliver(&self, delivery: Delivery) -> bool {
+        self.deliveries.send(delivery).is_ok()
     }
 }
 

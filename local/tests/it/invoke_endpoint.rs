@@ -76,7 +76,8 @@ async fn a_failed_invocation_is_200_with_the_function_error_header() {
 async fn a_clients_mistake_is_a_4xx_not_a_5xx() {
     let endpoint = endpoint().await;
     let url = endpoint.invocations_url();
-    let cases: [(&[(&str, &str)], &str, u16, &str); 4] = [
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Headers<'_>, &str, u16, &str); 4] = [
         (&[], "{not json", 400, "InvalidRequestContentException"),
         (
             &[("x-amz-client-context", "%%%")],

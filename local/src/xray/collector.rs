@@ -111,7 +111,14 @@ pub struct XrayCollector {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
-    tasks: Mutex<Option<(JoinHandle<()>, Option<JoinHandle<()>>)>>,
+    tasks: Mutex<Option<Tasks>>,
+}
+
+/// The background tasks, taken out by the first `shutdown`.
+#[derive(Debug)]
+struct Tasks {
+    receive: JoinHandle<()>,
+    forward: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -157,7 +164,10 @@ impl XrayCollector {
             local_addr,
             shared,
             stop,
-            tasks: Mutex::new(Some((receive_task, forward_task))),
+            tasks: Mutex::new(Some(Tasks {
+                receive: receive_task,
+                forward: forward_task,
+            })),
         })
     }
 
@@ -260,7 +270,11 @@ impl XrayCollector {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some((receive_task, forward_task)) = tasks {
+        if let Some(Tasks {
+            receive: receive_task,
+            forward: forward_task,
+        }) = tasks
+        {
             if let Err(error) = receive_task.await {
                 tracing::warn!(%error, "the X-Ray receive task failed");
             }
@@ -288,6 +302,10 @@ impl Shared {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[allow(
+        clippy::result_large_err,
+        reason = "a Rejection is the ordinary answer to bad input; boxing it would only add an allocation"
+    )]
     fn handle(&self, datagram: &[u8], forwarder: Option<&mpsc::Sender<String>>) {
         Counters::add(&self.counters.received, 1);
         let validated =
@@ -300,13 +318,11 @@ impl Shared {
                     let _no_subscribers = self.completed.send(trace);
                 }
                 self.changed.notify_waiters();
-                if let Some(forwarder) = forwarder {
-                    if forwarder.try_send(accepted.raw).is_err() {
-                        tracing::warn!(
-                            "X-Ray forwarding queue is full; dropping a segment document"
-                        );
-                        Counters::add(&self.counters.forward_failed, 1);
-                    }
+                if let Some(forwarder) = forwarder
+                    && forwarder.try_send(accepted.raw).is_err()
+                {
+                    tracing::warn!("X-Ray forwarding queue is full; dropping a segment document");
+                    Counters::add(&self.counters.forward_failed, 1);
                 }
             }
             Err(rejection) => {
@@ -340,5 +356,100 @@ async fn receive(
     }
     while let Ok((len, _from)) = socket.try_recv_from(&mut buffer) {
         shared.handle(&buffer[..len], forwarder.as_ref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::xray::{FixedClock, send_document};
+
+    const TRACE: &str = "1-6553f100-0123456789abcdef01234567";
+
+    fn config() -> CollectorConfig {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(0x6553_f100);
+        CollectorConfig::new()
+            .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .clock(FixedClock(now))
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_a_clear_error() -> Result<(), Box<dyn std::error::Error>> {
+        let taken = UdpSocket::bind("127.0.0.1:0").await?;
+        let addr = taken.local_addr()?;
+        let Err(error) = XrayCollector::start(config().bind(addr)).await else {
+            return Err("binding a taken port succeeded".into());
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot listen for X-Ray segments on {addr}: address in use (is another X-Ray daemon running?)"
+            )
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn waits_for_completion_and_explains_timeouts() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let collector = XrayCollector::start(config()).await?;
+        assert_eq!(
+            collector.daemon_address(),
+            format!("127.0.0.1:{}", collector.local_addr().port())
+        );
+        let mut completed = collector.subscribe();
+        let error = collector
+            .wait_for_trace(TRACE, Duration::from_millis(50))
+            .await
+            .err()
+            .ok_or("no timeout")?;
+        assert_eq!(
+            error.to_string(),
+            format!("trace {TRACE} not received within 50ms: no documents received for this trace")
+        );
+
+        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        let daemon = collector.local_addr();
+        let child = format!(
+            r#"{{"type":"subsegment","name":"child","id":"00000000000000b1","parent_id":"00000000000000a1","trace_id":"{TRACE}","start_time":1.5,"end_time":2}}"#
+        );
+        send_document(&socket, daemon, &child).await?;
+        let error = collector
+            .wait_for_trace(TRACE, Duration::from_millis(200))
+            .await
+            .err()
+            .ok_or("no timeout")?;
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "trace {TRACE} not complete within 200ms: no segment received (only subsegments); \
+                 \"child\" (00000000000000b1) has orphan parent id 00000000000000a1"
+            )
+        );
+
+        let waiter = collector.wait_for_trace(TRACE, Duration::from_secs(5));
+        let segment = format!(
+            r#"{{"name":"api","id":"00000000000000a1","trace_id":"{TRACE}","start_time":1,"end_time":3}}"#
+        );
+        let (trace, ()) = tokio::join!(waiter, async {
+            let _ = send_document(&socket, daemon, &segment).await;
+        });
+        let trace = trace?;
+        assert_eq!(trace.roots()[0].child_names(), ["child"]);
+        assert_eq!(completed.recv().await?.id(), TRACE);
+        collector.shutdown().await;
+        let stats = collector.stats();
+        assert_eq!(
+            (
+                stats.received,
+                stats.accepted,
+                stats.rejected,
+                stats.forwarded
+            ),
+            (2, 2, 0, 0)
+        );
+        Ok(())
     }
 }

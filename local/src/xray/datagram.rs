@@ -24,6 +24,10 @@ pub const MAX_DATAGRAM_BYTES: usize = 64 * 1024;
 /// let body = parse_datagram(b"{\"format\": \"JSON\", \"version\": 1}\n{\"id\":\"x\"}").unwrap();
 /// assert_eq!(body, "{\"id\":\"x\"}");
 /// ```
+#[allow(
+    clippy::result_large_err,
+    reason = "a Rejection is the ordinary answer to bad input; boxing it would only add an allocation"
+)]
 pub fn parse_datagram(datagram: &[u8]) -> Result<&str, Rejection> {
     let lossy = || String::from_utf8_lossy(datagram);
     if datagram.len() > MAX_DATAGRAM_BYTES {

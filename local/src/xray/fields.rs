@@ -162,13 +162,12 @@ pub(crate) fn cause(value: &Value) -> Result<Cause, RejectReason> {
     };
     let working_directory = optional_string(object, "working_directory")
         .map_err(|()| invalid("working_directory must be a string"))?;
-    if let Some(paths) = object.get("paths") {
-        if !paths
+    if let Some(paths) = object.get("paths")
+        && !paths
             .as_array()
             .is_some_and(|paths| paths.iter().all(Value::is_string))
-        {
-            return Err(invalid("paths must be an array of strings"));
-        }
+    {
+        return Err(invalid("paths must be an array of strings"));
     }
     let mut exceptions = Vec::new();
     if let Some(list) = object.get("exceptions") {

@@ -41,6 +41,10 @@ impl Store {
     }
 
     /// Adds a validated document to its trace, or turns it into a rejection.
+    #[allow(
+        clippy::result_large_err,
+        reason = "a Rejection is the ordinary answer to bad input; boxing it would only add an allocation"
+    )]
     pub(crate) fn accept(&mut self, document: ValidatedDocument) -> Result<Accepted, Rejection> {
         let trace_id = document.trace_id().to_owned();
         if !self.traces.contains_key(&trace_id) {

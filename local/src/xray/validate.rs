@@ -32,6 +32,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// let validated = validate_document(document, now).unwrap();
 /// assert_eq!(validated.entity().name, "api");
 /// ```
+#[allow(
+    clippy::result_large_err,
+    reason = "a Rejection is the ordinary answer to bad input; boxing it would only add an allocation"
+)]
 pub fn validate_document(document: &str, now: SystemTime) -> Result<ValidatedDocument, Rejection> {
     if document.len() > MAX_DOCUMENT_BYTES {
         let reason = RejectReason::DocumentTooLarge {
@@ -298,3 +302,7 @@ fn prefix(path: &str) -> String {
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "validate_props.rs"]
+mod props;

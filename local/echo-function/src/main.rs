@@ -9,6 +9,7 @@
 //! - `{"error": "MESSAGE"}`: returns an error of type `EchoError`.
 //! - `{"panic": "MESSAGE"}`: panics (the runtime reports it as a handler error).
 //! - `{"exit": CODE}`: exits the process (a crash, as Lambda sees it).
+//! - `{"exit_after_ms": N}`: answers, then exits N ms later, between invocations.
 //!
 //! Init is steered by environment variables: `ECHO_INIT_SLEEP_MS` sleeps, `ECHO_FAIL_INIT=MESSAGE`
 //! exits with an error before the runtime starts, and `ECHO_REPORT_INIT_ERROR=MESSAGE` first reports
@@ -58,6 +59,13 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     }
     if let Some(message) = payload.get("panic").and_then(Value::as_str) {
         panic!("{message}");
+    }
+    if let Some(ms) = payload.get("exit_after_ms").and_then(Value::as_u64) {
+        // Dies between invocations, after this answer has gone out.
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            std::process::exit(0);
+        });
     }
     if let Some(code) = payload.get("exit").and_then(Value::as_i64) {
         std::process::exit(i32::try_from(code).unwrap_or(1));

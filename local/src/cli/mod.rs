@@ -118,6 +118,9 @@ pub(crate) struct FunctionArgs {
     /// Ask the runtime for JSON logs (AWS_LAMBDA_LOG_FORMAT=JSON).
     #[arg(long)]
     json_logs: bool,
+    /// Give the function this shell's whole environment too (Lambda gives it only its own variables).
+    #[arg(long)]
+    inherit_env: bool,
     /// An environment variable for the function, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     env: Vec<(String, String)>,
@@ -162,6 +165,7 @@ impl FunctionArgs {
             .timeout(Duration::from_secs_f64(self.timeout))
             .memory_mb(self.memory)
             .envs(self.env.clone())
+            .inherit_env(self.inherit_env)
             .echo_logs(true);
         if let Some(name) = &self.function_name {
             config = config.function_name(name);

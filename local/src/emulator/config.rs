@@ -58,6 +58,7 @@ pub struct FunctionConfig {
     pub(crate) xray_daemon_address: Option<String>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) echo_logs: bool,
+    pub(crate) inherit_env: bool,
 }
 
 impl FunctionConfig {
@@ -87,6 +88,7 @@ impl FunctionConfig {
             xray_daemon_address: None,
             env: Vec::new(),
             echo_logs: false,
+            inherit_env: false,
         }
     }
 
@@ -183,6 +185,15 @@ impl FunctionConfig {
     {
         self.env
             .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Starts the function with this process's whole environment underneath Lambda's variables
+    /// (which still win). Off by default: Lambda gives a function only its own variables and `PATH`.
+    /// Useful for interpreters that find their installation through variables such as `HOME`.
+    #[must_use]
+    pub fn inherit_env(mut self, inherit: bool) -> Self {
+        self.inherit_env = inherit;
         self
     }
 

@@ -65,9 +65,11 @@ impl ExecutionEnvironment {
             .await
             .map_err(EmulatorError::RuntimeApi)?;
         let mut command = Command::new(&config.executable);
+        if !config.inherit_env {
+            command.env_clear();
+        }
         command
             .args(&config.args)
-            .env_clear()
             .envs(lambda_environment(config, &api.address().to_string()))
             .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())

@@ -32,6 +32,12 @@ pub(super) async fn run(
     let trace = facade::plan(config, request.trace_header.as_deref(), incoming_header);
     let mut timeline = Timeline::starting_now();
 
+    // A runtime that died between invocations left nothing to reuse: start afresh, as Lambda does.
+    if let Some(environment) = slot
+        && !matches!(environment.child.try_wait(), Ok(None))
+    {
+        *slot = None;
+    }
     let cold_start = slot.is_none();
     let environment = match slot {
         Some(environment) => environment,

@@ -151,11 +151,14 @@ async fn invoke(
     }
     match header("x-amz-invocation-type").unwrap_or("RequestResponse") {
         "RequestResponse" => match emulator.invoke(request).await {
-            Ok(report) => invocation_response(
-                &report,
-                config.version.as_str(),
-                header("x-amz-log-type") == Some("Tail"),
-            ),
+            Ok(report) => {
+                tracing::info!("{report}");
+                invocation_response(
+                    &report,
+                    config.version.as_str(),
+                    header("x-amz-log-type") == Some("Tail"),
+                )
+            }
             Err(error) => emulator_error(&error),
         },
         "Event" => {

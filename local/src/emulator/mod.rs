@@ -74,8 +74,12 @@ impl Emulator {
     ///
     /// # Errors
     /// [`EmulatorError::MissingExecutable`] or [`EmulatorError::NotExecutable`].
-    pub async fn start(config: FunctionConfig) -> Result<Self, EmulatorError> {
+    pub async fn start(mut config: FunctionConfig) -> Result<Self, EmulatorError> {
         check_executable(&config.executable)?;
+        // The process runs in the executable's folder (LAMBDA_TASK_ROOT); a relative path would be
+        // looked up from there, so resolve it now.
+        config.executable = std::fs::canonicalize(&config.executable)
+            .map_err(|_| EmulatorError::MissingExecutable(config.executable.clone()))?;
         Ok(Self {
             inner: Arc::new(EmulatorInner {
                 config,

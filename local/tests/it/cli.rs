@@ -43,6 +43,30 @@ fn invoke_prints_the_response_the_report_and_the_trace() {
 }
 
 #[test]
+fn a_relative_binary_path_is_resolved_from_the_working_directory() {
+    let bin = echo_function();
+    let (Some(dir), Some(name)) = (bin.parent(), bin.file_name()) else {
+        panic!("unexpected binary path {}", bin.display());
+    };
+    let parent = dir.parent().unwrap();
+    let relative = std::path::Path::new(dir.file_name().unwrap()).join(name);
+    let output = Command::new(CLI)
+        .current_dir(parent)
+        .args([
+            "invoke",
+            "--bin",
+            relative.to_str().unwrap(),
+            "--payload",
+            r#"{"echo": "relative"}"#,
+            "--no-xray",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains(r#""echo":"relative""#));
+}
+
+#[test]
 fn an_event_file_and_json_output() {
     let dir = tempfile::tempdir().unwrap();
     let event = dir.path().join("event.json");

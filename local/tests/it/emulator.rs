@@ -154,6 +154,17 @@ async fn an_exit_is_a_crash_and_the_next_invocation_is_a_cold_start() {
 }
 
 #[tokio::test]
+async fn a_runtime_that_died_between_invocations_is_replaced_by_a_cold_start() {
+    let emulator = emulator(echo_config()).await;
+    let report = emulator.invoke(r#"{"exit_after_ms": 20}"#).await.unwrap();
+    assert!(report.outcome.is_success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let next = emulator.invoke(r#"{"echo": "fresh"}"#).await.unwrap();
+    assert!(next.cold_start, "{next}");
+    assert_eq!(body_json(&next)["echo"], "fresh");
+}
+
+#[tokio::test]
 async fn a_timeout_kills_the_process_and_the_next_invocation_is_a_cold_start() {
     let config = echo_config().timeout(Duration::from_millis(400));
     let emulator = emulator(config).await;

@@ -89,3 +89,30 @@ async fn a_missing_moto_names_the_install_command() {
     assert!(error.to_string().contains(INSTALL_COMMAND), "{error}");
     assert!(INSTALL_COMMAND.contains("moto[server]"));
 }
+
+#[tokio::test]
+async fn s3_uses_path_style_addressing_against_the_loopback_endpoint() {
+    // Virtual-hosted addressing would send `bucket.127.0.0.1`, which does not resolve: a round trip
+    // proves the shared SdkConfig gives path-style requests without any S3-specific setting.
+    let moto = MotoServer::start().await.unwrap();
+    let s3 = aws_sdk_s3::Client::new(moto.sdk_config());
+    s3.create_bucket().bucket("uploads").send().await.unwrap();
+    s3.put_object()
+        .bucket("uploads")
+        .key("cats/1.jpg")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"not really a jpeg",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let object = s3
+        .get_object()
+        .bucket("uploads")
+        .key("cats/1.jpg")
+        .send()
+        .await
+        .unwrap();
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&bytes[..], b"not really a jpeg");
+}

@@ -19,7 +19,7 @@ use serde::Deserialize;
 #[non_exhaustive]
 pub enum BuildError {
     /// cargo could not be run.
-    #[error("could not run `{cargo}`: {source}")]
+    #[error("could not run `{cargo}`")]
     Cargo {
         /// The cargo executable that was run.
         cargo: String,

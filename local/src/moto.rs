@@ -51,7 +51,7 @@ pub enum MotoError {
         program: String,
     },
     /// The server process could not be started.
-    #[error("could not start `{program}`: {source}")]
+    #[error("could not start `{program}`")]
     Spawn {
         /// The program that was run.
         program: String,
@@ -84,7 +84,7 @@ pub enum MotoError {
         detail: String,
     },
     /// A local I/O operation (finding a free port, creating the log file) failed.
-    #[error("moto fixture I/O error: {0}")]
+    #[error("moto fixture I/O error")]
     Io(#[from] std::io::Error),
 }
 

@@ -14,7 +14,7 @@ pub enum EmulatorError {
     #[error("{} is not an executable file", .0.display())]
     NotExecutable(PathBuf),
     /// The bootstrap could not be spawned.
-    #[error("could not start {}: {source}", executable.display())]
+    #[error("could not start {}", executable.display())]
     Spawn {
         /// The executable that was run.
         executable: PathBuf,
@@ -23,10 +23,10 @@ pub enum EmulatorError {
         source: std::io::Error,
     },
     /// The Runtime API server could not listen on loopback.
-    #[error("could not start the Runtime API server on 127.0.0.1: {0}")]
+    #[error("could not start the Runtime API server on 127.0.0.1")]
     RuntimeApi(#[source] std::io::Error),
     /// The invoke endpoint could not listen on the requested address.
-    #[error("could not listen for invocations on {address}: {source}")]
+    #[error("could not listen for invocations on {address}")]
     Listen {
         /// The address asked for.
         address: String,
@@ -46,7 +46,7 @@ pub enum EmulatorError {
         limit: usize,
     },
     /// The trace header the caller passed is malformed.
-    #[error("invalid X-Amzn-Trace-Id header: {0}")]
+    #[error("invalid X-Amzn-Trace-Id header")]
     InvalidTraceHeader(#[from] crate::trace_header::TraceHeaderError),
     /// The client context or Cognito identity the caller passed is not a JSON object.
     #[error("the {what} is not a JSON object: {detail}")]

@@ -247,7 +247,19 @@ fn emulator_error(error: &EmulatorError) -> Response {
         }
         _ => (StatusCode::BAD_GATEWAY, "ServiceException"),
     };
-    api_error(status, kind, &error.to_string())
+    api_error(status, kind, &with_causes(error))
+}
+
+/// The error and its causes, `outer: inner: ...`, as the body of an error response.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 fn api_error(status: StatusCode, kind: &'static str, message: &str) -> Response {

@@ -146,6 +146,8 @@ impl Drop for RuntimeApi {
 
 async fn next(State(state): State<Arc<ApiState>>) -> Response {
     if let Some(first) = lock(&state.first_next).take() {
+        // Asking for an event ends init: from now on `/init/error` is an invalid state transition.
+        lock(&state.init_error).take();
         let _ = first.send(Instant::now());
     }
     let delivery = {
@@ -320,4 +322,142 @@ fn lock<T>(mutex: &SyncMutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loopback_http::{self, LoopbackResponse};
+    use hyper::Method;
+
+    async fn call(
+        api: &RuntimeApi,
+        method: Method,
+        path: &str,
+        body: &'static str,
+    ) -> LoopbackResponse {
+        let url = format!("http://{}/2018-06-01/runtime{path}", api.address());
+        match loopback_http::send(method, &url, Bytes::from_static(body.as_bytes())).await {
+            Ok(response) => response,
+            Err(error) => panic!("{path}: {error}"),
+        }
+    }
+
+    fn delivery(
+        request_id: &str,
+    ) -> (
+        Delivery,
+        oneshot::Receiver<Instant>,
+        oneshot::Receiver<RuntimeReply>,
+    ) {
+        let (handed_over, handed_over_rx) = oneshot::channel();
+        let (reply, reply_rx) = oneshot::channel();
+        let delivery = Delivery {
+            request_id: request_id.to_owned(),
+            payload: Bytes::from_static(b"{\"n\":1}"),
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".to_owned(),
+            trace_header: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".to_owned(),
+            client_context: None,
+            cognito_identity: None,
+            timeout: Duration::from_secs(3),
+            handed_over,
+            reply,
+        };
+        (delivery, handed_over_rx, reply_rx)
+    }
+
+    #[tokio::test]
+    async fn the_runtime_api_follows_lambdas_state_machine() {
+        let (api, mut signals) = RuntimeApi::start().await.unwrap_or_else(|e| panic!("{e}"));
+        let (event, handed_over, reply) = delivery("req-1");
+        assert!(api.deliver(event));
+
+        let next = call(&api, Method::GET, "/invocation/next", "").await;
+        assert_eq!(next.status, StatusCode::OK);
+        assert_eq!(&next.body[..], b"{\"n\":1}");
+        assert!(signals.first_next.try_recv().is_ok());
+        assert!(handed_over.await.is_ok());
+
+        // Init is over once the runtime has asked for an event.
+        let late = call(
+            &api,
+            Method::POST,
+            "/init/error",
+            r#"{"errorType":"X","errorMessage":"late"}"#,
+        )
+        .await;
+        assert_eq!(late.status, StatusCode::FORBIDDEN);
+        assert!(signals.init_error.try_recv().is_err());
+
+        let unknown = call(&api, Method::POST, "/invocation/req-404/response", "{}").await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+
+        let answered = call(
+            &api,
+            Method::POST,
+            "/invocation/req-1/response",
+            r#"{"ok":true}"#,
+        )
+        .await;
+        assert_eq!(answered.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            reply.await.ok(),
+            Some(RuntimeReply::Response(Bytes::from_static(
+                br#"{"ok":true}"#
+            )))
+        );
+
+        // One answer per invocation.
+        let twice = call(&api, Method::POST, "/invocation/req-1/error", "{}").await;
+        assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn error_reports_are_read_leniently() {
+        let (api, _signals) = RuntimeApi::start().await.unwrap_or_else(|e| panic!("{e}"));
+        let cases = [
+            (
+                r#"{"errorType":"Boom","errorMessage":"bad"}"#,
+                ("Boom", "bad"),
+            ),
+            ("plain text", ("Unknown", "plain text")),
+            (r#"{"errorMessage":"no type"}"#, ("Unknown", "no type")),
+        ];
+        for (n, (body, (error_type, error_message))) in cases.into_iter().enumerate() {
+            let id = format!("req-{n}");
+            let (event, _handed_over, reply) = delivery(&id);
+            assert!(api.deliver(event));
+            call(&api, Method::GET, "/invocation/next", "").await;
+            let posted = call(&api, Method::POST, &format!("/invocation/{id}/error"), body).await;
+            assert_eq!(posted.status, StatusCode::ACCEPTED);
+            let expected = RuntimeReply::Error {
+                error_type: error_type.to_owned(),
+                error_message: error_message.to_owned(),
+            };
+            assert_eq!(reply.await.ok(), Some(expected), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_init_error_before_the_first_next_is_reported() {
+        let (api, signals) = RuntimeApi::start().await.unwrap_or_else(|e| panic!("{e}"));
+        let posted = call(
+            &api,
+            Method::POST,
+            "/init/error",
+            r#"{"errorType":"Cfg","errorMessage":"no table"}"#,
+        )
+        .await;
+        assert_eq!(posted.status, StatusCode::ACCEPTED);
+        let report = signals.init_error.await.ok();
+        assert_eq!(
+            report,
+            Some(InitErrorReport {
+                error_type: "Cfg".to_owned(),
+                error_message: "no table".to_owned()
+            })
+        );
+        let twice = call(&api, Method::POST, "/init/error", "{}").await;
+        assert_eq!(twice.status, StatusCode::FORBIDDEN);
+    }
 }

@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             format!(
-                "cannot listen for X-Ray segments on {addr}: address in use (is another X-Ray daemon running?)"
+                "cannot listen for X-Ray segments on {addr} (is another X-Ray daemon running?)"
             )
         );
         Ok(())

@@ -12,7 +12,7 @@ use super::trace::MissingParts;
 #[non_exhaustive]
 pub enum XrayError {
     /// The UDP socket could not be bound, usually because another daemon holds the port.
-    #[error("cannot listen for X-Ray segments on {addr}: {}", describe_io(source))]
+    #[error("cannot listen for X-Ray segments on {addr}{}", hint(source))]
     Bind {
         /// The address the collector tried to listen on.
         addr: SocketAddr,
@@ -21,17 +21,14 @@ pub enum XrayError {
         source: io::Error,
     },
     /// The bound socket could not report its local address.
-    #[error("cannot read the local address of the X-Ray socket: {source}")]
+    #[error("cannot read the local address of the X-Ray socket")]
     LocalAddr {
         /// The operating system's error.
         #[source]
         source: io::Error,
     },
     /// A document could not be sent to a daemon address.
-    #[error(
-        "cannot send an X-Ray segment document to {addr}: {}",
-        describe_io(source)
-    )]
+    #[error("cannot send an X-Ray segment document to {addr}")]
     Send {
         /// The daemon address the datagram was sent to.
         addr: SocketAddr,
@@ -64,12 +61,12 @@ pub enum XrayError {
     Stopped,
 }
 
-/// Turns the common socket errors into words a developer acts on.
-fn describe_io(error: &io::Error) -> String {
+/// What a developer should check for the common socket errors. The error itself is the
+/// [`source`](std::error::Error::source), shown by reporters that print the chain.
+fn hint(error: &io::Error) -> &'static str {
     match error.kind() {
-        io::ErrorKind::AddrInUse => "address in use (is another X-Ray daemon running?)".to_owned(),
-        io::ErrorKind::AddrNotAvailable => "address not available on this machine".to_owned(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => error.to_string(),
+        io::ErrorKind::AddrInUse => " (is another X-Ray daemon running?)",
+        io::ErrorKind::AddrNotAvailable => " (the address is not on this machine)",
+        _ => "",
     }
 }

@@ -27,6 +27,9 @@ impl LogFormat {
     }
 }
 
+/// The largest response a function may stream (`Lambda-Runtime-Function-Response-Mode: streaming`): 20 MB.
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 20 * 1024 * 1024;
+
 /// How a function is run: the bootstrap executable and the configuration Lambda would apply to it.
 ///
 /// Builder methods take `self` and return `Self`:

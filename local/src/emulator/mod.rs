@@ -46,7 +46,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-pub use config::{FunctionConfig, LogFormat, MAX_PAYLOAD_BYTES};
+pub use config::{FunctionConfig, LogFormat, MAX_PAYLOAD_BYTES, MAX_STREAMED_RESPONSE_BYTES};
 pub use error::EmulatorError;
 pub use invoke_endpoint::InvokeEndpoint;
 pub use report::{InvocationReport, LogLine, Outcome};
@@ -112,9 +112,11 @@ impl Emulator {
         invocation::run(&self.inner.config, &mut slot, request, incoming_header).await
     }
 
-    /// Whether a warm execution environment is waiting for the next invocation.
+    /// Whether a warm execution environment, its process still alive, is waiting for the next invocation.
     pub async fn is_warm(&self) -> bool {
-        self.inner.environment.lock().await.is_some()
+        let mut slot = self.inner.environment.lock().await;
+        slot.as_mut()
+            .is_some_and(|environment| matches!(environment.child.try_wait(), Ok(None)))
     }
 
     /// Kills the execution environment, if any. The next invocation is a cold start.

@@ -9,16 +9,20 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Deserialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::config::MAX_PAYLOAD_BYTES;
+use super::config::{MAX_PAYLOAD_BYTES, MAX_STREAMED_RESPONSE_BYTES};
 
 /// An event waiting for the runtime's next `/next`.
 #[derive(Debug)]
@@ -192,27 +196,78 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
 async fn response(
     State(state): State<Arc<ApiState>>,
     Path(request_id): Path<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let Some(reply) = lock(&state.in_flight).remove(&request_id) else {
         return unknown_request(&request_id);
     };
-    if body.len() > MAX_PAYLOAD_BYTES {
-        let _ = reply.send(RuntimeReply::Error {
-            error_type: "Function.ResponseSizeTooLarge".to_owned(),
-            error_message: format!(
-                "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
-                body.len()
-            ),
-        });
-        return lambda_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "response payload too large",
-        );
+    let streaming = headers
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|mode| mode == "streaming");
+    let limit = if streaming {
+        MAX_STREAMED_RESPONSE_BYTES
+    } else {
+        MAX_PAYLOAD_BYTES
+    };
+    let collected = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected,
+        Err(error) if error.is::<LengthLimitError>() => {
+            let _ = reply.send(RuntimeReply::Error {
+                error_type: "Function.ResponseSizeTooLarge".to_owned(),
+                error_message: format!(
+                    "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                ),
+            });
+            return lambda_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "response payload too large",
+            );
+        }
+        Err(error) => {
+            let _ = reply.send(RuntimeReply::Error {
+                error_type: "Runtime.TruncatedResponse".to_owned(),
+                error_message: format!("the runtime's response could not be read: {error}"),
+            });
+            return lambda_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidResponse",
+                "the response body could not be read",
+            );
+        }
+    };
+    // A streamed response reports a failure midway through in trailers.
+    if let Some(error) = collected.trailers().and_then(stream_error) {
+        let _ = reply.send(error);
+        return accepted();
     }
-    let _ = reply.send(RuntimeReply::Response(body));
+    let _ = reply.send(RuntimeReply::Response(collected.to_bytes()));
     accepted()
+}
+
+/// Reads the `Lambda-Runtime-Function-Error-Type` and `-Error-Body` (base64) trailers of a streamed response.
+fn stream_error(trailers: &HeaderMap) -> Option<RuntimeReply> {
+    let error_type = trailers
+        .get("lambda-runtime-function-error-type")?
+        .to_str()
+        .ok()?
+        .to_owned();
+    let body = trailers
+        .get("lambda-runtime-function-error-body")
+        .and_then(|value| BASE64.decode(value.as_bytes()).ok())
+        .unwrap_or_default();
+    let error_message = match serde_json::from_slice::<Diagnostic>(&body) {
+        Ok(Diagnostic {
+            error_message: Some(message),
+            ..
+        }) => message,
+        _ => String::from_utf8_lossy(&body).into_owned(),
+    };
+    Some(RuntimeReply::Error {
+        error_type,
+        error_message,
+    })
 }
 
 /// The body of `/error` and `/init/error`: Lambda's diagnostic shape.
@@ -410,6 +465,88 @@ mod tests {
         // One answer per invocation.
         let twice = call(&api, Method::POST, "/invocation/req-1/error", "{}").await;
         assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    }
+
+    /// Sends a raw HTTP/1.1 request (with `Connection: close`) and returns the status line.
+    async fn raw(api: &RuntimeApi, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(api.address())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .write_all(request)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8_lossy(&response)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_streamed_response_is_read_whole_and_a_trailer_error_fails_it() {
+        let (api, _signals) = RuntimeApi::start().await.unwrap_or_else(|e| panic!("{e}"));
+        let streamed = |id: &str, trailers: &str| {
+            format!(
+                "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: api\r\n\
+                 Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\
+                 Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n{trailers}\r\n"
+            )
+        };
+
+        let (event, _handed_over, reply) = delivery("req-ok");
+        assert!(api.deliver(event));
+        call(&api, Method::GET, "/invocation/next", "").await;
+        let status = raw(&api, streamed("req-ok", "").as_bytes()).await;
+        assert_eq!(status, "HTTP/1.1 202 Accepted");
+        assert_eq!(
+            reply.await.ok(),
+            Some(RuntimeReply::Response(Bytes::from_static(b"hello world")))
+        );
+
+        let (event, _handed_over, reply) = delivery("req-broken");
+        assert!(api.deliver(event));
+        call(&api, Method::GET, "/invocation/next", "").await;
+        let body = BASE64
+            .encode(r#"{"errorType":"Runtime.StreamError","errorMessage":"upstream closed"}"#);
+        let trailers = format!(
+            "Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\nLambda-Runtime-Function-Error-Body: {body}\r\n"
+        );
+        let status = raw(&api, streamed("req-broken", &trailers).as_bytes()).await;
+        assert_eq!(status, "HTTP/1.1 202 Accepted");
+        let expected = RuntimeReply::Error {
+            error_type: "Runtime.StreamError".to_owned(),
+            error_message: "upstream closed".to_owned(),
+        };
+        assert_eq!(reply.await.ok(), Some(expected));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_response_fails_the_invocation() {
+        let (api, _signals) = RuntimeApi::start().await.unwrap_or_else(|e| panic!("{e}"));
+        let (event, _handed_over, reply) = delivery("req-big");
+        assert!(api.deliver(event));
+        call(&api, Method::GET, "/invocation/next", "").await;
+        let url = format!(
+            "http://{}/2018-06-01/runtime/invocation/req-big/response",
+            api.address()
+        );
+        let big = Bytes::from(vec![b'x'; MAX_PAYLOAD_BYTES + 1]);
+        let posted = loopback_http::send(Method::POST, &url, big)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(posted.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let error_type = match reply.await {
+            Ok(RuntimeReply::Error { error_type, .. }) => error_type,
+            other => panic!("expected an error reply, got {other:?}"),
+        };
+        assert_eq!(error_type, "Function.ResponseSizeTooLarge");
     }
 
     #[tokio::test]

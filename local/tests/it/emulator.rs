@@ -158,7 +158,13 @@ async fn a_runtime_that_died_between_invocations_is_replaced_by_a_cold_start() {
     let emulator = emulator(echo_config()).await;
     let report = emulator.invoke(r#"{"exit_after_ms": 20}"#).await.unwrap();
     assert!(report.outcome.is_success());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..200 {
+        if !emulator.is_warm().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(!emulator.is_warm().await, "the runtime should have exited");
     let next = emulator.invoke(r#"{"echo": "fresh"}"#).await.unwrap();
     assert!(next.cold_start, "{next}");
     assert_eq!(body_json(&next)["echo"], "fresh");

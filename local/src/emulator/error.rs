@@ -48,6 +48,9 @@ pub enum EmulatorError {
     /// The trace header the caller passed is malformed.
     #[error("invalid X-Amzn-Trace-Id header")]
     InvalidTraceHeader(#[from] crate::trace_header::TraceHeaderError),
+    /// The invocation's task was cancelled because the async runtime is shutting down.
+    #[error("the invocation was cancelled: the async runtime is shutting down")]
+    Cancelled,
     /// The client context or Cognito identity the caller passed is not a JSON object.
     #[error("the {what} is not a JSON object: {detail}")]
     InvalidContext {

@@ -108,8 +108,19 @@ impl Emulator {
     ) -> Result<InvocationReport, EmulatorError> {
         let request = request.into();
         let incoming_header = request.validate()?;
-        let mut slot = self.inner.environment.lock().await;
-        invocation::run(&self.inner.config, &mut slot, request, incoming_header).await
+        // The invocation runs to its end in its own task even if the caller gives up on it (an HTTP
+        // client that disconnects, a timeout around this call), so the execution environment is
+        // never left with an event half delivered.
+        let inner = Arc::clone(&self.inner);
+        let task = tokio::spawn(async move {
+            let mut slot = inner.environment.lock().await;
+            invocation::run(&inner.config, &mut slot, request, incoming_header).await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(EmulatorError::Cancelled),
+        }
     }
 
     /// Whether a warm execution environment, its process still alive, is waiting for the next invocation.

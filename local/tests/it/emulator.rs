@@ -368,3 +368,27 @@ async fn active_tracing_sends_the_function_segment_as_lambda_does() {
     assert_eq!(function.child_names(), ["Invocation"]);
     collector.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_caller_that_gives_up_does_not_stop_the_invocation() {
+    let emulator = emulator(echo_config().timeout(Duration::from_millis(400))).await;
+    // The caller stops waiting long before the function would answer...
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(100),
+        emulator.invoke(r#"{"sleep_ms": 20000}"#),
+    )
+    .await;
+    assert!(
+        abandoned.is_err(),
+        "the slow invocation should still be running"
+    );
+    // ...and the invocation still runs to its end: the timeout is enforced and the process killed.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        !emulator.is_warm().await,
+        "the abandoned invocation's timeout was not enforced"
+    );
+    let next = emulator.invoke(r#"{"echo": "mine"}"#).await.unwrap();
+    assert_eq!(body_json(&next)["echo"], "mine");
+    assert!(next.cold_start);
+}

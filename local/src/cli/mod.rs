@@ -25,7 +25,14 @@ pub(crate) const EXIT_ENVIRONMENT: u8 = 3;
 
 /// Run AWS Lambda functions on this machine: the Runtime API, Lambda's Invoke API and an X-Ray daemon, on loopback.
 #[derive(Debug, Parser)]
-#[command(name = "lamina-local", version, about)]
+#[command(
+    name = "lamina-local",
+    version,
+    about,
+    after_help = "Exit codes: 0 success; 1 an invocation failed (handler error, crash, timeout, init failure); \
+                  2 bad input (arguments, a missing binary, an unreadable or malformed event); \
+                  3 the machine refused (a port in use, a failed build, a process that could not start)."
+)]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,

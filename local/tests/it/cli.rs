@@ -16,20 +16,21 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `lamina-local invoke --bin <echo function>` with `extra` arguments.
+fn invoke_echo(extra: &[&str]) -> Output {
+    let bin = echo_function();
+    let mut args = vec!["invoke", "--bin", bin.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
 fn invoke_prints_the_response_the_report_and_the_trace() {
-    let bin = echo_function();
-    let output = run(&[
-        "invoke",
-        "--bin",
-        bin.to_str().unwrap(),
-        "--payload",
-        r#"{"echo": "cli"}"#,
-    ]);
+    let output = invoke_echo(&["--payload", r#"{"echo": "cli"}"#]);
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let body: Value = serde_json::from_str(stdout.trim()).unwrap();
@@ -71,11 +72,7 @@ fn an_event_file_and_json_output() {
     let dir = tempfile::tempdir().unwrap();
     let event = dir.path().join("event.json");
     std::fs::write(&event, r#"{"echo": [1, 2, 3]}"#).unwrap();
-    let bin = echo_function();
-    let output = run(&[
-        "invoke",
-        "--bin",
-        bin.to_str().unwrap(),
+    let output = invoke_echo(&[
         "--event",
         event.to_str().unwrap(),
         "--repeat",
@@ -101,15 +98,7 @@ fn an_event_file_and_json_output() {
 
 #[test]
 fn a_failed_invocation_exits_1() {
-    let bin = echo_function();
-    let output = run(&[
-        "invoke",
-        "--bin",
-        bin.to_str().unwrap(),
-        "--payload",
-        r#"{"error": "bad"}"#,
-        "--no-xray",
-    ]);
+    let output = invoke_echo(&["--payload", r#"{"error": "bad"}"#, "--no-xray"]);
     assert_eq!(output.status.code(), Some(1));
     let body: Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
     assert_eq!(body["errorType"], "EchoError");

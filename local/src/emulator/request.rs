@@ -103,6 +103,12 @@ impl From<Vec<u8>> for InvocationRequest {
     }
 }
 
+impl From<String> for InvocationRequest {
+    fn from(payload: String) -> Self {
+        Self::new(payload)
+    }
+}
+
 impl From<&'static str> for InvocationRequest {
     fn from(payload: &'static str) -> Self {
         Self::new(payload)

@@ -8,4 +8,5 @@ mod cors;
 mod errors;
 mod init;
 mod secrets;
+mod stack;
 mod validation;

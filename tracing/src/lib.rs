@@ -1,0 +1,36 @@
+//! Lambda observability for Rust, on `tracing` and `tracing-subscriber`: what Powertools' Tracer,
+//! Metrics and Logger give Python and TypeScript functions.
+//!
+//! - [`metrics`]: CloudWatch Embedded Metric Format documents, flushed once per invocation.
+//! - [`logs`]: one JSON object per log line with the Lambda context on every line.
+//!
+//! ```no_run
+//! use lamina_tracing::logs::{LogContextLayer, LogLayer};
+//! use lamina_tracing::metrics::{Metrics, MetricsConfig, MetricsLayer, Unit};
+//! use lambda_runtime::{Error, LambdaEvent, service_fn};
+//! use serde_json::Value;
+//! use tracing_subscriber::prelude::*;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     tracing_subscriber::registry()
+//!         .with(LogLayer::from_env()?)
+//!         .init();
+//!     let handler = tower::ServiceBuilder::new()
+//!         .layer(LogContextLayer::new())
+//!         .layer(MetricsLayer::new(MetricsConfig::from_env()?)?)
+//!         .service(service_fn(|event: LambdaEvent<Value>| async move {
+//!             if let Some(metrics) = Metrics::current() {
+//!                 metrics.add_metric("Orders", Unit::Count, 1.0)?;
+//!             }
+//!             tracing::info!("order placed");
+//!             Ok::<_, Error>(event.payload)
+//!         }));
+//!     lambda_runtime::run(handler).await
+//! }
+//! ```
+
+#[cfg(feature = "logs")]
+pub mod logs;
+#[cfg(feature = "metrics")]
+pub mod metrics;

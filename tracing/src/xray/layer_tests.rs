@@ -1,0 +1,159 @@
+use std::{net::UdpSocket, time::Duration};
+
+use serde_json::json;
+use tracing_subscriber::prelude::*;
+
+use super::*;
+
+/// Runs `body` with an `XrayLayer` sending to a local socket, and returns the documents sent
+/// and the layer's counters.
+fn capture(body: impl FnOnce(&str, &str)) -> (Vec<Value>, XrayStats) {
+    let receiver = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    receiver
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let layer = XrayLayer::new(receiver.local_addr().expect("address"));
+    let trace_id = TraceId::generate();
+    let parent = SegmentId::generate();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer.clone()), || {
+        body(trace_id.as_str(), &parent.to_string());
+    });
+    let mut documents = Vec::new();
+    let mut buffer = vec![0; 70_000];
+    while let Ok(len) = receiver.recv(&mut buffer) {
+        let text = std::str::from_utf8(&buffer[..len]).expect("utf8");
+        let body = text
+            .strip_prefix(super::super::DATAGRAM_HEADER)
+            .expect("header");
+        if let Err(rejection) =
+            lamina_local::xray::validate_document(body, std::time::SystemTime::now())
+        {
+            panic!("{rejection}: {body}");
+        }
+        documents.push(serde_json::from_str(body).expect("json"));
+    }
+    (documents, layer.stats())
+}
+
+fn root<'a>(trace_id: &'a str, parent: &'a str) -> tracing::Span {
+    tracing::info_span!("root", xray.trace_id = trace_id, xray.parent_id = parent)
+}
+
+#[test]
+fn names_nesting_and_parents() {
+    let (documents, stats) = capture(|trace_id, parent| {
+        let root = root(trace_id, parent);
+        let _root = root.enter();
+        let outer = tracing::info_span!("outer", otel.name = "GET /orders?(all)");
+        let _outer = outer.enter();
+        let inner = tracing::info_span!("inner", xray.name = tracing::field::Empty);
+        inner.record("xray.name", "renamed");
+        drop(inner);
+    });
+    assert_eq!(stats.sent, 3);
+    let names: Vec<&str> = documents
+        .iter()
+        .map(|d| d["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, vec!["renamed", "GET /ordersall", "root"]);
+    assert_eq!(documents[0]["parent_id"], documents[1]["id"]);
+    assert_eq!(documents[1]["parent_id"], documents[2]["id"]);
+    for document in &documents {
+        assert_eq!(document["trace_id"], documents[2]["trace_id"]);
+        assert_eq!(document["type"], "subsegment");
+    }
+}
+
+#[test]
+fn root_parent_is_the_facade() {
+    let mut expected = (String::new(), String::new());
+    let (documents, _) = capture(|trace_id, parent| {
+        expected = (trace_id.to_owned(), parent.to_owned());
+        drop(root(trace_id, parent));
+    });
+    assert_eq!(documents.len(), 1);
+    assert_eq!(documents[0]["trace_id"], json!(expected.0));
+    assert_eq!(documents[0]["parent_id"], json!(expected.1));
+}
+
+#[test]
+fn fields_follow_the_conventions() {
+    let (documents, stats) = capture(|trace_id, parent| {
+        let span = tracing::info_span!(
+            "root",
+            xray.trace_id = trace_id,
+            xray.parent_id = parent,
+            annotation.user.id = "u-1",
+            annotation.count = 3_i64,
+            annotation.ratio = f64::NAN,
+            annotation.late = tracing::field::Empty,
+            metadata.payload = ?vec![1, 2],
+            plain = true,
+            status = "not a number",
+        );
+        span.record("annotation.late", 1.5);
+        span.record("annotation.count", 4_i64);
+        drop(span);
+    });
+    let document = &documents[0];
+    assert_eq!(
+        document["annotations"],
+        json!({"user_id": "u-1", "count": 4, "late": 1.5})
+    );
+    assert_eq!(
+        document["metadata"],
+        json!({"default": {"payload": "[1, 2]", "plain": true, "status": "not a number"}})
+    );
+    assert!(document.get("fault").is_none() && document.get("error").is_none());
+    assert_eq!(stats.annotations_dropped, 1);
+}
+
+#[test]
+fn error_events_and_statuses_set_flags() {
+    let (documents, _) = capture(|trace_id, parent| {
+        let _root = root(trace_id, parent).entered();
+        for status in [200_u64, 404, 429, 503] {
+            let _span = tracing::info_span!("call", http.status_code = status).entered();
+            tracing::error!(error.type = "Timeout", "took too long");
+        }
+        let _plain = tracing::info_span!("plain").entered();
+        for index in 0..12 {
+            tracing::error!(error = index, "failed");
+        }
+        tracing::warn!("not an error");
+    });
+    let flags = |document: &Value| {
+        ["error", "throttle", "fault"].map(|flag| document.get(flag) == Some(&json!(true)))
+    };
+    assert_eq!(flags(&documents[0]), [false, false, true]);
+    assert_eq!(flags(&documents[1]), [true, false, false]);
+    assert_eq!(flags(&documents[2]), [true, true, false]);
+    assert_eq!(flags(&documents[3]), [false, false, true]);
+    let exception = &documents[0]["cause"]["exceptions"][0];
+    assert_eq!(exception["message"], "took too long");
+    assert_eq!(exception["type"], "Timeout");
+    let plain = &documents[4];
+    assert_eq!(flags(plain), [false, false, true]);
+    let exceptions = plain["cause"]["exceptions"].as_array().expect("exceptions");
+    assert_eq!(exceptions.len(), MAX_EXCEPTIONS_PER_SPAN);
+    assert_eq!(exceptions[0]["message"], "0");
+    assert_eq!(exceptions[0]["type"], "error");
+    assert_eq!(flags(&documents[5]), [false, false, false]);
+}
+
+#[test]
+fn spans_outside_a_trace_or_suppressed_send_nothing() {
+    let (documents, stats) = capture(|trace_id, parent| {
+        drop(tracing::info_span!("alone", annotation.a = 1_i64));
+        let _suppressed = tracing::info_span!("lambda.handler", xray.sampled = false).entered();
+        drop(tracing::info_span!("inner"));
+        drop(tracing::info_span!(
+            "bad root",
+            xray.trace_id = "nope",
+            xray.parent_id = parent
+        ));
+        let _ = trace_id;
+    });
+    assert!(documents.is_empty());
+    assert_eq!(stats, XrayStats::default());
+}

@@ -35,6 +35,10 @@
 //! }
 //! ```
 
+#[cfg(feature = "aws-sdk")]
+pub mod aws_sdk;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "logs")]
 pub mod logs;
 #[cfg(feature = "metrics")]

@@ -105,6 +105,10 @@ pub struct Subsegment {
     pub end_time: f64,
     /// `local` for custom code (as other SDKs write), `remote` or `aws` for downstream calls.
     pub namespace: Option<String>,
+    /// The `aws` section of a downstream AWS call (`operation`, `region`, `request_id`, ...).
+    pub aws: Map<String, Value>,
+    /// The `http` section (`request`, `response`), written as given.
+    pub http: Map<String, Value>,
     /// Indexed annotations; keys are sanitised to `[A-Za-z0-9_]` when serialised.
     pub annotations: Vec<(String, AnnotationValue)>,
     /// Metadata in the `default` namespace.
@@ -119,6 +123,9 @@ pub struct Subsegment {
     pub exceptions: Vec<Exception>,
     /// Nested subsegments (sent in the same document).
     pub subsegments: Vec<Subsegment>,
+    /// Sent as a segment rather than a subsegment: no `type` or `namespace`, and `parent_id`
+    /// only when it is not zero (zero meaning no upstream caller).
+    pub segment: bool,
 }
 
 impl Subsegment {
@@ -134,6 +141,8 @@ impl Subsegment {
             start_time: now,
             end_time: now,
             namespace: Some("local".to_owned()),
+            aws: Map::new(),
+            http: Map::new(),
             annotations: Vec::new(),
             metadata: Map::new(),
             error: false,
@@ -141,6 +150,7 @@ impl Subsegment {
             throttle: false,
             exceptions: Vec::new(),
             subsegments: Vec::new(),
+            segment: false,
         }
     }
 
@@ -180,11 +190,15 @@ impl Subsegment {
         insert_time("start_time", self.start_time);
         insert_time("end_time", self.end_time.max(self.start_time));
         if top_level {
-            object.insert("type".into(), "subsegment".into());
+            if !self.segment {
+                object.insert("type".into(), "subsegment".into());
+            }
             object.insert("trace_id".into(), self.trace_id.to_string().into());
-            object.insert("parent_id".into(), self.parent_id.to_string().into());
+            if !self.segment || self.parent_id.as_u64() != 0 {
+                object.insert("parent_id".into(), self.parent_id.to_string().into());
+            }
         }
-        if let Some(namespace) = &self.namespace {
+        if let Some(namespace) = self.namespace.as_ref().filter(|_| !self.segment) {
             object.insert("namespace".into(), namespace.clone().into());
         }
         for (flag, key) in [
@@ -195,6 +209,12 @@ impl Subsegment {
             if flag {
                 object.insert(key.into(), true.into());
             }
+        }
+        if !self.http.is_empty() {
+            object.insert("http".into(), Value::Object(self.http.clone()));
+        }
+        if !self.aws.is_empty() {
+            object.insert("aws".into(), Value::Object(self.aws.clone()));
         }
         if !self.annotations.is_empty() {
             let annotations: Map<String, Value> = self

@@ -156,10 +156,22 @@ where
             Some((trace_id, parent)) => {
                 let name = self.config.name.as_deref().unwrap_or(function);
                 let service = self.config.service.as_deref().unwrap_or(function);
+                // Keys such as Lineage travel on to downstream calls (AWS SDK, HTTP).
+                let extra = header
+                    .as_ref()
+                    .map(|h| {
+                        h.extra
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(";")
+                    })
+                    .unwrap_or_default();
                 tracing::info_span!(
                     "lambda.handler",
                     "xray.trace_id" = trace_id.as_str(),
                     "xray.parent_id" = parent.to_string(),
+                    "xray.trace_extra" = extra.as_str(),
                     "xray.name" = name,
                     "annotation.ColdStart" = cold_start,
                     "annotation.Service" = service,

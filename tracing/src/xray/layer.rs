@@ -20,11 +20,13 @@ use tracing_subscriber::{layer::Context, registry::LookupSpan};
 
 use super::{
     SegmentId, TraceId, XrayError, XrayStats,
+    aws_fields::{AwsFields, SpanTraceContext},
     document::{
         AnnotationValue, Exception, MAX_ANNOTATIONS_PER_TRACE, Subsegment, epoch_seconds,
         sanitize_annotation_key,
     },
     emitter::{DEFAULT_DAEMON_ADDRESS, Emitter, parse_daemon_address},
+    http_fields::HttpFields,
 };
 
 /// The most exceptions kept on one subsegment; later error events only set the flags.
@@ -78,6 +80,8 @@ impl XrayLayer {
 #[derive(Debug)]
 struct TraceState {
     trace_id: TraceId,
+    /// The incoming trace header's extra keys (`xray.trace_extra`), passed on downstream.
+    extra: String,
     annotations: AtomicUsize,
 }
 
@@ -105,10 +109,15 @@ where
         attrs.record(&mut fields);
         let (trace, parent_id) = if let (Some(trace_id), Some(parent_id)) = (
             fields.trace_id.as_deref().and_then(TraceId::parse),
-            fields.parent_id.as_deref().and_then(SegmentId::parse),
+            fields
+                .parent_id
+                .as_deref()
+                .and_then(SegmentId::parse)
+                .or_else(|| fields.http.root_parent()),
         ) {
             let trace = TraceState {
                 trace_id,
+                extra: fields.trace_extra.take().unwrap_or_default(),
                 annotations: AtomicUsize::new(0),
             };
             (Arc::new(trace), parent_id)
@@ -209,10 +218,16 @@ where
 }
 
 impl SpanState {
-    fn apply(&mut self, fields: Fields, emitter: &Emitter) {
+    fn apply(&mut self, mut fields: Fields, emitter: &Emitter) {
+        let aws = std::mem::take(&mut fields.aws);
         if fields.status.is_some() {
             self.status = fields.status;
         }
+        if let Some(status) = aws.status() {
+            self.status = Some(status);
+        }
+        aws.apply(&mut self.subsegment);
+        std::mem::take(&mut fields.http).apply(&mut self.subsegment);
         self.subsegment.metadata.extend(fields.metadata);
         let mut dropped = fields.invalid_annotations;
         for (key, value) in fields.annotations {
@@ -251,7 +266,10 @@ impl SpanState {
 struct Fields {
     trace_id: Option<String>,
     parent_id: Option<String>,
+    trace_extra: Option<String>,
     suppress: bool,
+    http: HttpFields,
+    aws: AwsFields,
     name: Option<String>,
     status: Option<u64>,
     annotations: Vec<(String, AnnotationValue)>,
@@ -262,10 +280,17 @@ struct Fields {
 impl Fields {
     fn value(&mut self, field: &Field, value: Value) {
         let name = field.name();
+        let Some(value) = self.aws.take(name, value) else {
+            return;
+        };
+        if self.http.record(name, &value) {
+            return;
+        }
         let text = || value.as_str().map(str::to_owned);
         match name {
             "xray.trace_id" => self.trace_id = text(),
             "xray.parent_id" => self.parent_id = text(),
+            "xray.trace_extra" => self.trace_extra = text(),
             "xray.sampled" => self.suppress = value == Value::Bool(false),
             "xray.name" | "otel.name" => self.name = text(),
             "http.status_code" | "http.response.status_code" | "status" => {
@@ -373,6 +398,21 @@ impl ErrorEvent {
             _ => {}
         }
     }
+}
+
+/// The X-Ray context of a span from its extensions: `None` when this layer did not see the span,
+/// `Some(None)` when it is in a trace that is not sampled.
+pub(super) fn trace_context(
+    extensions: &tracing_subscriber::registry::Extensions<'_>,
+) -> Option<Option<SpanTraceContext>> {
+    Some(match extensions.get::<XraySpan>()? {
+        XraySpan::Traced(state) => Some(SpanTraceContext {
+            trace_id: state.trace.trace_id.clone(),
+            segment_id: state.subsegment.id,
+            extra: state.trace.extra.clone(),
+        }),
+        XraySpan::Suppressed => None,
+    })
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@
 //! | `xray.name` or `otel.name` | the subsegment's name (default: the span's name), sanitised to X-Ray's characters and 200 characters |
 //! | `annotation.<key>` | an indexed annotation `<key>` (other characters than `[A-Za-z0-9_]` become `_`); strings, numbers and booleans only, at most 50 per trace, the rest dropped and counted |
 //! | `http.status_code`, `http.response.status_code` or `status` (a number) | `fault` for 5xx, `throttle` and `error` for 429, `error` for other 4xx |
+//! | `xray.namespace` | the subsegment's `namespace` (`aws`, `remote`) |
+//! | `aws.<key>` (`aws.json.<key>` for a JSON value) | a member of the `aws` object (`operation`, `region`, `table_name`, ...) |
+//! | `http.request.method`, `.url`, `.user_agent`, `.client_ip`; `http.response.status` | the `http` object (the status also sets the flags) |
+//! | `xray.trace_extra` | keys of the incoming header (`Lineage=...`) passed on to downstream calls |
+//! | `xray.segment = true` | a root span sent as a segment rather than a subsegment (incoming HTTP outside Lambda) |
 //! | `metadata.<key>`, and any other field | metadata `<key>` (or the field name) in the `default` namespace |
 //!
 //! An event at `ERROR` level inside a span (including the one `#[instrument(err)]` emits for an
@@ -52,10 +57,12 @@
 //! Spans must be enabled by the subscriber's filter to be traced: keep `lambda.handler` and your
 //! spans at a level the filter lets through.
 
+pub(crate) mod aws_fields;
 mod document;
 mod emitter;
 mod error;
 mod header;
+mod http_fields;
 mod lambda;
 mod layer;
 

@@ -1,0 +1,364 @@
+//! AWS SDK for Rust calls as X-Ray `aws` subsegments, through an SDK interceptor.
+//!
+//! ```no_run
+//! use lamina_tracing::aws_sdk::XrayInterceptor;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let sdk_config = aws_config::load_from_env().await;
+//! let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+//!     aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+//!         .interceptor(XrayInterceptor::new())
+//!         .build(),
+//! );
+//! // Inside a traced span (e.g. a handler under `XrayLambdaLayer`), this call is sent as an
+//! // `aws` subsegment named `DynamoDB`, and the request carries its X-Amzn-Trace-Id.
+//! dynamodb.get_item().table_name("orders").send().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What is recorded
+//!
+//! Each operation becomes one span (target `lamina_tracing::aws_sdk`, level `INFO`, name
+//! `aws.sdk`) under the current span, opened just before the request is serialized and closed when
+//! the operation finishes, retries included. [`XrayLayer`](crate::xray::XrayLayer) sends it as
+//! a subsegment with:
+//!
+//! - `name`: the SDK's service name (`DynamoDB`, `S3`, `SQS`, ...), as the other X-Ray SDKs
+//!   and the ADOT collector write it (the Python SDK writes the lower-case endpoint prefix);
+//! - `namespace`: `aws`;
+//! - `aws.operation`, `aws.region` (the client's), `aws.request_id` (from `x-amzn-requestid`
+//!   or `x-amz-request-id`), `aws.id_2` for S3 (`x-amz-id-2`), `aws.retries` (attempts - 1);
+//! - the allow-listed resources, read from the serialized request: DynamoDB `table_name`
+//!   (`TableName`) and `table_names` (the keys of `RequestItems`); S3 `bucket_name`, `key`,
+//!   `prefix` and `version_id` (virtual-hosted or path-style URI); SNS `topic_arn`; SQS
+//!   `queue_url`; Lambda `function_name` (the URI path);
+//! - `http.response.status`, and the flags from it: 5xx `fault`, 429 `throttle` and `error`,
+//!   other 4xx `error`. A failed call also gets a `cause` exception; one without any response
+//!   (a connection failure or timeout) gets `fault`.
+//!
+//! Each attempt's request carries `X-Amzn-Trace-Id: Root=<trace>;Parent=<this
+//! subsegment>;Sampled=1`, followed by the trace's extra keys (e.g. `Lineage`). It is set
+//! after signing (SigV4 never signs this header) and replaces the value the SDK's
+//! recursion-detection interceptor takes from `_X_AMZN_TRACE_ID`.
+//!
+//! Outside a sampled trace the interceptor does nothing: no span, no header.
+
+mod resources;
+
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        interceptors::{
+            Intercept,
+            context::{
+                BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+                BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+            },
+        },
+        orchestrator::Metadata,
+        runtime_components::RuntimeComponents,
+    },
+    http::Headers,
+};
+use aws_smithy_types::{
+    config_bag::{ConfigBag, Storable, StoreReplace},
+    error::display::DisplayErrorContext,
+};
+use aws_types::region::Region;
+use tracing::{Span, field::Empty};
+
+use crate::xray::aws_fields::span_trace_context;
+use resources::Resource;
+
+/// The target of the spans and events this module creates.
+const TARGET: &str = "lamina_tracing::aws_sdk";
+
+/// The header carrying the trace downstream.
+const TRACE_HEADER: &str = "x-amzn-trace-id";
+
+/// An AWS SDK for Rust interceptor that records each operation as an X-Ray `aws` subsegment and
+/// passes the trace on in `X-Amzn-Trace-Id`. Add it to a service client's config with
+/// `.interceptor(XrayInterceptor::new())`; see the [module documentation](self).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct XrayInterceptor;
+
+impl XrayInterceptor {
+    /// The interceptor.
+    #[must_use]
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+/// The operation's span and attempt count, kept in the operation's config bag.
+#[derive(Debug, Clone)]
+struct SdkCall {
+    span: Span,
+    attempts: u32,
+    resources_recorded: bool,
+}
+
+impl Storable for SdkCall {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for XrayInterceptor {
+    fn name(&self) -> &'static str {
+        "XrayInterceptor"
+    }
+
+    // Not `read_before_execution`: client-level interceptors see it before the operation's
+    // config (its `Metadata`) is in the bag.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if span_trace_context(&Span::current()).is_none() {
+            return Ok(());
+        }
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map_or(("aws", "unknown"), |metadata| {
+                (metadata.service(), metadata.name())
+            });
+        let span = tracing::info_span!(
+            target: TARGET,
+            "aws.sdk",
+            "xray.name" = service,
+            "xray.namespace" = "aws",
+            "aws.operation" = operation,
+            "aws.region" = Empty,
+            "aws.request_id" = Empty,
+            "aws.id_2" = Empty,
+            "aws.retries" = Empty,
+            "aws.table_name" = Empty,
+            "aws.json.table_names" = Empty,
+            "aws.bucket_name" = Empty,
+            "aws.key" = Empty,
+            "aws.prefix" = Empty,
+            "aws.version_id" = Empty,
+            "aws.topic_arn" = Empty,
+            "aws.queue_url" = Empty,
+            "aws.function_name" = Empty,
+            "http.response.status" = Empty,
+        );
+        if span_trace_context(&span).is_none() {
+            return Ok(());
+        }
+        if let Some(region) = cfg.load::<Region>() {
+            span.record("aws.region", region.as_ref());
+        }
+        cfg.interceptor_state().store_put(SdkCall {
+            span,
+            attempts: 0,
+            resources_recorded: false,
+        });
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(call) = cfg.load::<SdkCall>() {
+            let mut call = call.clone();
+            call.attempts = call.attempts.saturating_add(1);
+            cfg.interceptor_state().store_put(call);
+        }
+        Ok(())
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(call) = cfg.load::<SdkCall>() else {
+            return Ok(());
+        };
+        let request = context.request_mut();
+        if !call.resources_recorded {
+            let service = cfg.load::<Metadata>().map_or("", Metadata::service);
+            let found = resources::resources(service, request.uri(), request.body().bytes());
+            record_resources(&call.span, found);
+            let mut call = call.clone();
+            call.resources_recorded = true;
+            cfg.interceptor_state().store_put(call);
+        }
+        let Some(call) = cfg.load::<SdkCall>() else {
+            return Ok(());
+        };
+        if let Some(context) = span_trace_context(&call.span) {
+            let mut header = format!(
+                "Root={};Parent={};Sampled=1",
+                context.trace_id, context.segment_id
+            );
+            for pair in context.extra.split(';').map(str::trim) {
+                if !pair.is_empty() && pair.contains('=') && pair.bytes().all(is_header_byte) {
+                    header.push(';');
+                    header.push_str(pair);
+                }
+            }
+            request
+                .headers_mut()
+                .try_insert(TRACE_HEADER, header)
+                .map_err(BoxError::from)?;
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(call) = cfg.load::<SdkCall>().cloned() else {
+            return Ok(());
+        };
+        cfg.interceptor_state().unset::<SdkCall>();
+        let span = call.span;
+        span.record("aws.retries", call.attempts.saturating_sub(1));
+        let mut error_type = None;
+        if let Some(response) = context.response() {
+            span.record("http.response.status", response.status().as_u16());
+            let fields = ResponseFields::from_headers(response.headers());
+            if let Some(id) = fields.request_id {
+                span.record("aws.request_id", id);
+            }
+            if let Some(id_2) = fields.id_2 {
+                span.record("aws.id_2", id_2);
+            }
+            error_type = fields.error_type;
+        }
+        if let Some(Err(error)) = context.output_or_error() {
+            let kind = error_type.unwrap_or_else(|| {
+                if error.is_operation_error() {
+                    "ServiceError"
+                } else if error.is_timeout_error() {
+                    "TimeoutError"
+                } else if error.is_connector_error() {
+                    "DispatchFailure"
+                } else {
+                    "SdkError"
+                }
+                .to_owned()
+            });
+            let message = DisplayErrorContext(error).to_string();
+            span.in_scope(|| {
+                tracing::error!(
+                    target: TARGET,
+                    error = message.as_str(),
+                    "error.type" = kind.as_str(),
+                    "AWS SDK call failed"
+                );
+            });
+        }
+        // Dropping the last handle closes the span, which sends the subsegment.
+        drop(span);
+        Ok(())
+    }
+}
+
+/// What a response's headers say about the call.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ResponseFields<'a> {
+    /// `x-amzn-requestid`, or S3's `x-amz-request-id`.
+    request_id: Option<&'a str>,
+    /// S3's extended request id, `x-amz-id-2`.
+    id_2: Option<&'a str>,
+    /// The error code of `x-amzn-errortype` (JSON protocols), without its `:<url>` suffix.
+    error_type: Option<String>,
+}
+
+impl<'a> ResponseFields<'a> {
+    fn from_headers(headers: &'a Headers) -> Self {
+        Self {
+            request_id: headers
+                .get("x-amzn-requestid")
+                .or_else(|| headers.get("x-amz-request-id")),
+            id_2: headers.get("x-amz-id-2"),
+            error_type: headers
+                .get("x-amzn-errortype")
+                .and_then(|kind| kind.split(':').next())
+                .filter(|kind| !kind.is_empty())
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// Visible ASCII other than `;`, so an extra key cannot break the header.
+fn is_header_byte(byte: u8) -> bool {
+    byte.is_ascii_graphic() && byte != b';'
+}
+
+fn record_resources(span: &Span, found: Vec<Resource>) {
+    for resource in found {
+        match resource {
+            Resource::TableName(name) => span.record("aws.table_name", name.as_str()),
+            Resource::TableNames(names) => {
+                let json = serde_json::Value::from(names).to_string();
+                span.record("aws.json.table_names", json.as_str())
+            }
+            Resource::BucketName(name) => span.record("aws.bucket_name", name.as_str()),
+            Resource::Key(key) => span.record("aws.key", key.as_str()),
+            Resource::Prefix(prefix) => span.record("aws.prefix", prefix.as_str()),
+            Resource::VersionId(id) => span.record("aws.version_id", id.as_str()),
+            Resource::TopicArn(arn) => span.record("aws.topic_arn", arn.as_str()),
+            Resource::QueueUrl(url) => span.record("aws.queue_url", url.as_str()),
+            Resource::FunctionName(name) => span.record("aws.function_name", name.as_str()),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_headers() {
+        let mut headers = Headers::new();
+        headers.insert("x-amz-request-id", "4442587FB7D0A2F9");
+        headers.insert("x-amz-id-2", "vlR7PnpV2Ce81puvaJZr");
+        assert_eq!(
+            ResponseFields::from_headers(&headers),
+            ResponseFields {
+                request_id: Some("4442587FB7D0A2F9"),
+                id_2: Some("vlR7PnpV2Ce81puvaJZr"),
+                error_type: None,
+            }
+        );
+        let mut headers = Headers::new();
+        headers.insert("x-amzn-RequestId", "R1");
+        headers.insert("x-amz-request-id", "R2");
+        headers.insert(
+            "x-amzn-ErrorType",
+            "ProvisionedThroughputExceededException:http://internal.amazon.com/",
+        );
+        let fields = ResponseFields::from_headers(&headers);
+        assert_eq!(fields.request_id, Some("R1"));
+        assert_eq!(
+            fields.error_type.as_deref(),
+            Some("ProvisionedThroughputExceededException")
+        );
+        assert_eq!(
+            ResponseFields::from_headers(&Headers::new()),
+            ResponseFields::default()
+        );
+    }
+
+    #[test]
+    fn header_bytes() {
+        assert!("Lineage=a87bd80c:1".bytes().all(is_header_byte));
+        assert!(!"a=b c".bytes().all(is_header_byte));
+        assert!(!"a=b;c".bytes().all(is_header_byte));
+        assert!(!"a=é".bytes().all(is_header_byte));
+    }
+}

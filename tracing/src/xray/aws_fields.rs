@@ -1,0 +1,127 @@
+//! Span fields for downstream-call subsegments: `xray.namespace`, `aws.<key>` and
+//! `http.response.status`, and the trace context other modules read from a span.
+
+use serde_json::{Map, Value};
+use tracing_subscriber::registry::{LookupSpan, Registry, SpanData};
+
+use super::{SegmentId, TraceId, document::Subsegment};
+
+/// The fields that fill a subsegment's `namespace`, `aws` and `http.response` sections.
+#[derive(Debug, Default)]
+pub(super) struct AwsFields {
+    namespace: Option<String>,
+    aws: Map<String, Value>,
+    http_status: Option<u64>,
+}
+
+impl AwsFields {
+    /// Takes the field if it is one of these conventions; gives the value back otherwise.
+    ///
+    /// - `xray.namespace`: the subsegment's `namespace` (e.g. `aws`, `remote`);
+    /// - `aws.json.<key>`: `aws.<key>` parsed as JSON (e.g. an array of table names);
+    /// - `aws.<key>`: `aws.<key>` as given;
+    /// - `http.response.status`: `http.response.status`, and the flags as any status field.
+    pub(super) fn take(&mut self, name: &str, value: Value) -> Option<Value> {
+        if name == "xray.namespace" {
+            if let Value::String(namespace) = value {
+                self.namespace = Some(namespace);
+            }
+        } else if let Some(key) = name.strip_prefix("aws.json.") {
+            let parsed = value
+                .as_str()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or(value);
+            self.aws.insert(key.to_owned(), parsed);
+        } else if let Some(key) = name.strip_prefix("aws.") {
+            self.aws.insert(key.to_owned(), value);
+        } else if name == "http.response.status" {
+            self.http_status = value.as_u64();
+        } else {
+            return Some(value);
+        }
+        None
+    }
+
+    /// The status recorded by `http.response.status`, if any.
+    pub(super) fn status(&self) -> Option<u64> {
+        self.http_status
+    }
+
+    /// Writes the taken fields into `subsegment`.
+    pub(super) fn apply(self, subsegment: &mut Subsegment) {
+        if let Some(namespace) = self.namespace {
+            subsegment.namespace = Some(namespace);
+        }
+        subsegment.aws.extend(self.aws);
+        if let Some(status) = self.http_status {
+            let mut response = Map::new();
+            response.insert("status".into(), status.into());
+            subsegment.http.insert("response".into(), response.into());
+        }
+    }
+}
+
+/// The X-Ray context of a traced span: its trace, its subsegment's id, and the extra keys of the
+/// incoming trace header (e.g. `Lineage=a87bd80c:1`) to pass on downstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
+pub(crate) struct SpanTraceContext {
+    /// The trace.
+    pub(crate) trace_id: TraceId,
+    /// The span's subsegment id.
+    pub(crate) segment_id: SegmentId,
+    /// `key=value` pairs joined by `;`, empty when there are none.
+    pub(crate) extra: String,
+}
+
+/// The X-Ray context of `span`, or of its nearest ancestor that an
+/// [`XrayLayer`](super::XrayLayer) on a `Registry`-based subscriber sees (spans it filters out,
+/// such as the SDK's own debug spans, are skipped as the layer skips them); `None` outside a
+/// sampled trace, for a disabled span, or under another subscriber.
+#[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
+pub(crate) fn span_trace_context(span: &tracing::Span) -> Option<SpanTraceContext> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let mut current = registry.span_data(id)?;
+        loop {
+            if let Some(context) = super::layer::trace_context(&current.extensions()) {
+                return context;
+            }
+            let parent = current.parent()?.clone();
+            current = registry.span_data(&parent)?;
+        }
+    })
+    .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_only_its_fields() {
+        let mut fields = AwsFields::default();
+        assert!(fields.take("xray.namespace", "aws".into()).is_none());
+        assert!(fields.take("aws.operation", "GetItem".into()).is_none());
+        assert!(
+            fields
+                .take("aws.json.table_names", r#"["a","b"]"#.into())
+                .is_none()
+        );
+        assert!(fields.take("http.response.status", 404.into()).is_none());
+        assert_eq!(fields.take("other", 1.into()), Some(1.into()));
+        assert_eq!(fields.status(), Some(404));
+        let mut sub = Subsegment::new("DynamoDB", TraceId::generate(), SegmentId::from(1));
+        fields.apply(&mut sub);
+        let json = sub.to_json();
+        assert_eq!(json["namespace"], "aws");
+        assert_eq!(
+            json["aws"],
+            serde_json::json!({"operation": "GetItem", "table_names": ["a", "b"]})
+        );
+        assert_eq!(
+            json["http"],
+            serde_json::json!({"response": {"status": 404}})
+        );
+    }
+}

@@ -1,0 +1,520 @@
+//! AWS SDK calls through `XrayInterceptor` against moto, with a recording relay in front of moto
+//! to see the trace header the SDK sent, and the subsegments validated by a real `XrayCollector`.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+use aws_sdk_dynamodb::config::{
+    ConfigBag, Intercept, RuntimeComponents, interceptors::BeforeTransmitInterceptorContextMut,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use lamina_local::{
+    moto::MotoServer,
+    xray::{CollectorConfig, XrayCollector, send_document},
+};
+use lamina_tracing::{
+    aws_sdk::XrayInterceptor,
+    xray::{SegmentId, TraceId, XrayLayer, epoch_seconds},
+};
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::{TcpListener, TcpStream},
+};
+use tracing::Instrument as _;
+use tracing_subscriber::{Layer as _, filter::filter_fn, prelude::*};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const LINEAGE: &str = "Lineage=a87bd80c:1";
+
+/// A TCP relay to moto that records the head of every request it forwards.
+struct Relay {
+    url: String,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl Relay {
+    async fn start(upstream: &str) -> Self {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&heads);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                tokio::spawn(relay(client, server, Arc::clone(&recorded)));
+            }
+        });
+        Self { url, heads }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+/// Forwards one connection: responses are copied as they come; requests are parsed into head
+/// and `Content-Length` body so each head can be recorded.
+async fn relay(client: TcpStream, server: TcpStream, heads: Arc<Mutex<Vec<String>>>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+    });
+    let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 8192];
+    loop {
+        while let Some(end) = find(&buffer, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let length = header(&head, "content-length")
+                .and_then(|value| value.parse::<usize>().ok())
+                .unwrap_or(0);
+            assert!(
+                header(&head, "transfer-encoding").is_none(),
+                "the relay only handles Content-Length bodies: {head}"
+            );
+            while buffer.len() < end + 4 + length {
+                match client_read.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                }
+            }
+            heads.lock().unwrap().push(head);
+            let request: Vec<u8> = buffer.drain(..end + 4 + length).collect();
+            if server_write.write_all(&request).await.is_err() {
+                return;
+            }
+        }
+        match client_read.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// A header's value in a recorded request head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
+    })
+}
+
+/// Sets `X-Amzn-Trace-Id` before signing, as the SDK's recursion-detection interceptor does
+/// from `_X_AMZN_TRACE_ID` in Lambda (added after `XrayInterceptor`, so it runs later).
+#[derive(Debug)]
+struct StaleTraceHeader;
+
+impl Intercept for StaleTraceHeader {
+    fn name(&self) -> &'static str {
+        "StaleTraceHeader"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context.request_mut().headers_mut().insert(
+            "x-amzn-trace-id",
+            "Root=1-00000000-000000000000000000000000;Parent=0000000000000001;Sampled=1",
+        );
+        Ok(())
+    }
+}
+
+struct Fixture {
+    moto: MotoServer,
+    relay: Relay,
+    collector: XrayCollector,
+    layer: XrayLayer,
+}
+
+async fn fixture() -> Fixture {
+    let moto = MotoServer::start().await.unwrap();
+    let relay = Relay::start(moto.endpoint_url()).await;
+    let bind = "127.0.0.1:0".parse().unwrap();
+    let collector = XrayCollector::start(CollectorConfig::new().bind(bind))
+        .await
+        .unwrap();
+    let layer = XrayLayer::with_daemon_address(&collector.daemon_address()).unwrap();
+    Fixture {
+        moto,
+        relay,
+        collector,
+        layer,
+    }
+}
+
+impl Fixture {
+    /// Only this test's spans and the interceptor's are traced (not the SDK's own spans).
+    fn subscriber(&self) -> tracing::subscriber::DefaultGuard {
+        let filter = filter_fn(|metadata| {
+            metadata.target().starts_with("lamina_tracing") || metadata.target().starts_with("it::")
+        });
+        tracing::subscriber::set_default(
+            tracing_subscriber::registry().with(self.layer.clone().with_filter(filter)),
+        )
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::config::Builder::from(self.moto.sdk_config())
+            .endpoint_url(&self.relay.url)
+            .interceptor(XrayInterceptor::new())
+            .interceptor(StaleTraceHeader)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(self.moto.sdk_config())
+            .endpoint_url(&self.relay.url)
+            .force_path_style(true)
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .interceptor(XrayInterceptor::new())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// Sends Lambda's function segment and waits for the whole trace; returns every streamed
+    /// subsegment document.
+    async fn finish(
+        &self,
+        trace_id: &TraceId,
+        facade: SegmentId,
+        started: SystemTime,
+    ) -> Vec<Value> {
+        let document = json!({
+            "name": "orders-fn",
+            "id": facade.to_string(),
+            "trace_id": trace_id.to_string(),
+            "start_time": epoch_seconds(started),
+            "end_time": epoch_seconds(SystemTime::now()),
+            "origin": "AWS::Lambda::Function",
+        });
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        send_document(&socket, self.collector.local_addr(), &document.to_string())
+            .await
+            .unwrap();
+        let trace = self
+            .collector
+            .wait_for_trace(trace_id.as_str(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            self.collector.rejections().is_empty(),
+            "{:?}",
+            self.collector.rejections()
+        );
+        trace
+            .documents()
+            .iter()
+            .map(|raw| serde_json::from_str::<Value>(raw).unwrap())
+            .filter(|document| document["type"] == "subsegment")
+            .collect()
+    }
+}
+
+fn root_span(trace_id: &TraceId, facade: SegmentId) -> tracing::Span {
+    tracing::info_span!(
+        target: "it::aws_sdk",
+        "handler",
+        "xray.trace_id" = trace_id.as_str(),
+        "xray.parent_id" = facade.to_string(),
+        "xray.trace_extra" = LINEAGE,
+    )
+}
+
+fn aws_calls(documents: &[Value]) -> Vec<&Value> {
+    documents
+        .iter()
+        .filter(|document| document["namespace"] == "aws")
+        .collect()
+}
+
+/// The recorded request whose trace header names `subsegment` as its parent.
+fn request_for<'a>(heads: &'a [String], trace_id: &TraceId, subsegment: &Value) -> &'a str {
+    let expected = format!(
+        "Root={trace_id};Parent={};Sampled=1;{LINEAGE}",
+        subsegment["id"].as_str().unwrap()
+    );
+    heads
+        .iter()
+        .find(|head| header(head, "x-amzn-trace-id") == Some(expected.as_str()))
+        .unwrap_or_else(|| panic!("no request carried {expected}: {heads:#?}"))
+}
+
+#[tokio::test]
+async fn dynamodb_calls_are_aws_subsegments_and_carry_the_trace() {
+    let fixture = fixture().await;
+    let _guard = fixture.subscriber();
+    let dynamodb = fixture.dynamodb();
+    let trace_id = TraceId::generate();
+    let facade = SegmentId::generate();
+    let started = SystemTime::now();
+    let root = root_span(&trace_id, facade);
+    async {
+        dynamodb
+            .create_table()
+            .table_name("orders")
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        dynamodb
+            .put_item()
+            .table_name("orders")
+            .item("id", AttributeValue::S("1".into()))
+            .send()
+            .await
+            .unwrap();
+        let item = dynamodb
+            .get_item()
+            .table_name("orders")
+            .key("id", AttributeValue::S("1".into()))
+            .send()
+            .await
+            .unwrap();
+        assert!(item.item().is_some());
+        let missing = dynamodb
+            .get_item()
+            .table_name("missing")
+            .key("id", AttributeValue::S("1".into()))
+            .send()
+            .await;
+        assert!(missing.is_err());
+    }
+    .instrument(root.clone())
+    .await;
+    drop(root);
+    let documents = fixture.finish(&trace_id, facade, started).await;
+    let handler = documents
+        .iter()
+        .find(|document| document["name"] == "handler")
+        .unwrap();
+    let calls = aws_calls(&documents);
+    let operations: Vec<&str> = calls
+        .iter()
+        .map(|call| call["aws"]["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations, ["CreateTable", "PutItem", "GetItem", "GetItem"]);
+    let heads = fixture.relay.heads();
+    assert_eq!(heads.len(), 4);
+    for call in &calls {
+        assert_eq!(call["name"], "DynamoDB");
+        assert_eq!(call["parent_id"], handler["id"]);
+        assert_eq!(call["trace_id"], trace_id.as_str());
+        assert_eq!(call["aws"]["region"], "us-east-1");
+        assert_eq!(call["aws"]["retries"], 0);
+        assert!(!call["aws"]["request_id"].as_str().unwrap().is_empty());
+        // The stand-in for the recursion-detection header was replaced by ours.
+        let head = request_for(&heads, &trace_id, call);
+        let target = header(head, "x-amz-target").unwrap();
+        assert_eq!(
+            target,
+            format!(
+                "DynamoDB_20120810.{}",
+                call["aws"]["operation"].as_str().unwrap()
+            )
+        );
+    }
+    for call in &calls[..3] {
+        assert_eq!(call["aws"]["table_name"], "orders");
+        assert_eq!(call["http"]["response"]["status"], 200);
+        assert!(call.get("error").is_none() && call.get("fault").is_none());
+    }
+    let failed = calls[3];
+    assert_eq!(failed["aws"]["table_name"], "missing");
+    assert_eq!(failed["http"]["response"]["status"], 400);
+    assert_eq!(failed["error"], true);
+    assert!(failed.get("fault").is_none() && failed.get("throttle").is_none());
+    let exception = &failed["cause"]["exceptions"][0];
+    assert_eq!(exception["type"], "ResourceNotFoundException");
+    assert!(
+        exception["message"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceNotFound"),
+        "{exception}"
+    );
+}
+
+#[tokio::test]
+async fn s3_calls_record_bucket_key_and_request_id() {
+    let fixture = fixture().await;
+    let _guard = fixture.subscriber();
+    let s3 = fixture.s3();
+    let trace_id = TraceId::generate();
+    let facade = SegmentId::generate();
+    let started = SystemTime::now();
+    let root = root_span(&trace_id, facade);
+    async {
+        s3.create_bucket().bucket("invoices").send().await.unwrap();
+        s3.put_object()
+            .bucket("invoices")
+            .key("2026/nov 28.json")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    .instrument(root.clone())
+    .await;
+    drop(root);
+    let documents = fixture.finish(&trace_id, facade, started).await;
+    let calls = aws_calls(&documents);
+    assert_eq!(calls.len(), 2, "{documents:#?}");
+    let heads = fixture.relay.heads();
+    for (call, operation) in calls.iter().zip(["CreateBucket", "PutObject"]) {
+        assert_eq!(call["name"], "S3");
+        assert_eq!(call["aws"]["operation"], operation);
+        assert_eq!(call["aws"]["bucket_name"], "invoices");
+        assert_eq!(call["http"]["response"]["status"], 200);
+        assert!(!call["aws"]["request_id"].as_str().unwrap().is_empty());
+        request_for(&heads, &trace_id, call);
+    }
+    assert!(calls[0]["aws"].get("key").is_none());
+    assert_eq!(calls[1]["aws"]["key"], "2026/nov 28.json");
+    // moto sends no `x-amz-id-2`; its mapping is covered by the module's unit tests.
+    assert!(calls[1]["aws"].get("id_2").is_none());
+}
+
+#[tokio::test]
+async fn outside_a_trace_nothing_is_recorded_and_no_header_is_sent() {
+    let fixture = fixture().await;
+    let _guard = fixture.subscriber();
+    let s3 = fixture.s3();
+    s3.create_bucket().bucket("untraced").send().await.unwrap();
+    async {
+        s3.list_buckets().send().await.unwrap();
+    }
+    .instrument(tracing::info_span!(target: "it::aws_sdk", "not traced"))
+    .await;
+    let heads = fixture.relay.heads();
+    assert_eq!(heads.len(), 2);
+    for head in &heads {
+        assert_eq!(header(head, "x-amzn-trace-id"), None, "{head}");
+    }
+    assert_eq!(fixture.layer.stats().sent, 0);
+}
+
+#[tokio::test]
+async fn a_call_without_a_response_is_a_fault_with_a_cause_and_counts_retries() {
+    let fixture = fixture().await;
+    let _guard = fixture.subscriber();
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let retries = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(1));
+    let config = aws_sdk_dynamodb::config::Builder::from(fixture.moto.sdk_config())
+        .endpoint_url(closed)
+        .retry_config(retries)
+        .interceptor(XrayInterceptor::new())
+        .build();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(config);
+    let trace_id = TraceId::generate();
+    let facade = SegmentId::generate();
+    let started = SystemTime::now();
+    let root = root_span(&trace_id, facade);
+    let result = dynamodb
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .instrument(root.clone())
+        .await;
+    assert!(result.is_err());
+    drop(root);
+    let documents = fixture.finish(&trace_id, facade, started).await;
+    let calls = aws_calls(&documents);
+    assert_eq!(calls.len(), 1, "{documents:#?}");
+    let call = calls[0];
+    assert_eq!(call["aws"]["operation"], "DescribeTable");
+    assert_eq!(call["aws"]["table_name"], "orders");
+    assert_eq!(call["aws"]["retries"], 1);
+    assert_eq!(call["fault"], true);
+    assert!(
+        call.get("error").is_none() && call.get("http").is_none(),
+        "{call}"
+    );
+    assert_eq!(call["cause"]["exceptions"][0]["type"], "DispatchFailure");
+}
+
+#[tokio::test]
+async fn sdk_spans_enabled_for_another_layer_do_not_hide_the_trace() {
+    let fixture = fixture().await;
+    let xray_only_ours = filter_fn(|metadata| {
+        metadata.target().starts_with("lamina_tracing") || metadata.target().starts_with("it::")
+    });
+    // A second layer that wants everything, so the SDK's own debug spans exist and are current
+    // when the interceptor runs, while XrayLayer filters them out.
+    let verbose = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::sink)
+        .with_filter(tracing_subscriber::filter::LevelFilter::TRACE);
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(fixture.layer.clone().with_filter(xray_only_ours))
+            .with(verbose),
+    );
+    let s3 = fixture.s3();
+    let trace_id = TraceId::generate();
+    let facade = SegmentId::generate();
+    let started = SystemTime::now();
+    let root = root_span(&trace_id, facade);
+    s3.create_bucket()
+        .bucket("verbose")
+        .send()
+        .instrument(root.clone())
+        .await
+        .unwrap();
+    drop(root);
+    let documents = fixture.finish(&trace_id, facade, started).await;
+    let handler = documents
+        .iter()
+        .find(|document| document["name"] == "handler")
+        .unwrap();
+    let calls = aws_calls(&documents);
+    assert_eq!(calls.len(), 1, "{documents:#?}");
+    assert_eq!(calls[0]["parent_id"], handler["id"]);
+    assert_eq!(calls[0]["aws"]["bucket_name"], "verbose");
+    request_for(&fixture.relay.heads(), &trace_id, calls[0]);
+}

@@ -1,10 +1,7 @@
 //! AWS SDK calls through `XrayInterceptor` against moto, with a recording relay in front of moto
 //! to see the trace header the SDK sent, and the subsegments validated by a real `XrayCollector`.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, SystemTime},
-};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::config::{
     ConfigBag, Intercept, RuntimeComponents, interceptors::BeforeTransmitInterceptorContextMut,
@@ -22,103 +19,15 @@ use lamina_tracing::{
     xray::{SegmentId, TraceId, XrayLayer, epoch_seconds},
 };
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::{TcpListener, TcpStream},
-};
+use tokio::net::TcpListener;
 use tracing::Instrument as _;
 use tracing_subscriber::{Layer as _, filter::filter_fn, prelude::*};
+
+use crate::relay::{Relay, header};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const LINEAGE: &str = "Lineage=a87bd80c:1";
-
-/// A TCP relay to moto that records the head of every request it forwards.
-struct Relay {
-    url: String,
-    heads: Arc<Mutex<Vec<String>>>,
-}
-
-impl Relay {
-    async fn start(upstream: &str) -> Self {
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let recorded = Arc::clone(&heads);
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect(&upstream).await else {
-                    continue;
-                };
-                tokio::spawn(relay(client, server, Arc::clone(&recorded)));
-            }
-        });
-        Self { url, heads }
-    }
-
-    fn heads(&self) -> Vec<String> {
-        self.heads.lock().unwrap().clone()
-    }
-}
-
-/// Forwards one connection: responses are copied as they come; requests are parsed into head
-/// and `Content-Length` body so each head can be recorded.
-async fn relay(client: TcpStream, server: TcpStream, heads: Arc<Mutex<Vec<String>>>) {
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
-    tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-    });
-    let mut buffer = Vec::new();
-    let mut chunk = [0_u8; 8192];
-    loop {
-        while let Some(end) = find(&buffer, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-            let length = header(&head, "content-length")
-                .and_then(|value| value.parse::<usize>().ok())
-                .unwrap_or(0);
-            assert!(
-                header(&head, "transfer-encoding").is_none(),
-                "the relay only handles Content-Length bodies: {head}"
-            );
-            while buffer.len() < end + 4 + length {
-                match client_read.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-                }
-            }
-            heads.lock().unwrap().push(head);
-            let request: Vec<u8> = buffer.drain(..end + 4 + length).collect();
-            if server_write.write_all(&request).await.is_err() {
-                return;
-            }
-        }
-        match client_read.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-        }
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
-
-/// A header's value in a recorded request head.
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().skip(1).find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.trim()
-            .eq_ignore_ascii_case(name)
-            .then_some(value.trim())
-    })
-}
 
 /// Sets `X-Amzn-Trace-Id` before signing, as the SDK's recursion-detection interceptor does
 /// from `_X_AMZN_TRACE_ID` in Lambda (added after `XrayInterceptor`, so it runs later).

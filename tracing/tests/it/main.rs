@@ -1,11 +1,18 @@
-//! lamina-tracing's integration tests: one module per capability.
+//! lamina-tracing's integration tests: one module per capability, each behind its feature.
 
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 #[cfg(feature = "aws-sdk")]
 mod aws_sdk;
+#[cfg(all(feature = "aws-sdk", feature = "http"))]
+mod end_to_end;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "logs")]
 mod logs;
+#[cfg(feature = "metrics")]
 mod metrics;
+#[cfg(feature = "aws-sdk")]
+mod relay;
+#[cfg(feature = "xray")]
 mod xray;

@@ -1,7 +1,7 @@
 //! X-Ray: the trace header against the Python SDK, and invocations traced in-process into a
 //! real `XrayCollector`.
 
-mod emulator;
+pub mod emulator;
 mod invocation;
 mod python;
 

@@ -15,7 +15,7 @@ use super::collector;
 
 const NAME: &str = "traced";
 
-fn traced_function() -> PathBuf {
+pub fn traced_function() -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match BUILT.get_or_init(|| {
         BinaryBuild::new("lamina-traced-function")

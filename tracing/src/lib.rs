@@ -3,6 +3,9 @@
 //!
 //! - [`xray`]: spans become X-Ray subsegments sent to the daemon over UDP as they close, attached to
 //!   the trace Lambda started for each invocation.
+//! - `aws_sdk` and `http` (features `aws-sdk`, `http`): AWS SDK calls and HTTP calls as subsegments;
+//!   incoming HTTP outside Lambda as segments, with local sampling rules.
+//! - `otel` (feature `otel`): the same spans through `tracing-opentelemetry`, exported to the daemon.
 //! - [`metrics`]: CloudWatch Embedded Metric Format documents, flushed once per invocation.
 //! - [`logs`]: one JSON object per log line with the Lambda context on every line.
 //!
@@ -43,5 +46,7 @@ pub mod http;
 pub mod logs;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 #[cfg(feature = "xray")]
 pub mod xray;

@@ -12,6 +12,8 @@ mod http;
 mod logs;
 #[cfg(feature = "metrics")]
 mod metrics;
+#[cfg(all(feature = "otel", feature = "xray"))]
+mod otel;
 #[cfg(feature = "aws-sdk")]
 mod relay;
 #[cfg(feature = "xray")]

@@ -5,7 +5,8 @@
 //!   the trace Lambda started for each invocation.
 //! - `aws_sdk` and `http` (features `aws-sdk`, `http`): AWS SDK calls and HTTP calls as subsegments;
 //!   incoming HTTP outside Lambda as segments, with local sampling rules.
-//! - `otel` (feature `otel`): the same spans through `tracing-opentelemetry`, exported to the daemon.
+//! - `otel` (feature `otel`): the same spans through `tracing-opentelemetry`, exported to the daemon
+//!   or as OTLP to an ADOT collector.
 //! - [`metrics`]: CloudWatch Embedded Metric Format documents, flushed once per invocation.
 //! - [`logs`]: one JSON object per log line with the Lambda context on every line.
 //!

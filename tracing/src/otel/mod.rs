@@ -36,18 +36,27 @@
 //! handler span closes and before the response is returned, so nothing is left in the buffer
 //! when Lambda freezes the execution environment.
 //!
-//! OTLP export to an ADOT collector is not available yet: it needs an HTTP client for
-//! `opentelemetry-otlp` (see the guide).
+//! [`Exporter::Otlp`] sends the same spans as OTLP over HTTP (protobuf) to an ADOT collector, such
+//! as the ADOT Lambda layer's on `http://localhost:4318`, through `opentelemetry-http`'s hyper
+//! client (plain HTTP: the collector runs beside the function).
 
 mod lambda;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::{io, net::SocketAddr};
+
+use bytes::Bytes;
+use opentelemetry_http::hyper::HyperClient;
+use opentelemetry_http::{HttpClient, HttpError};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_aws::{
     trace::XrayIdGenerator,
     xray_exporter::{XrayExporter, daemon_client::XrayDaemonClient},
 };
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -58,6 +67,9 @@ pub use opentelemetry_aws::trace::XrayPropagator;
 
 /// The environment variable Lambda sets to the daemon's address.
 const DAEMON_ADDRESS_VAR: &str = "AWS_XRAY_DAEMON_ADDRESS";
+
+/// How long one OTLP export may take.
+const OTLP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The daemon's address when the variable is unset.
 const DEFAULT_DAEMON: SocketAddr =
@@ -71,6 +83,14 @@ pub enum OtelError {
     /// `tcp:<addr> udp:<addr>`.
     #[error("invalid X-Ray daemon address {0:?}")]
     InvalidDaemonAddress(String),
+    /// The OTLP exporter could not be built (for example, the endpoint is not a valid URL).
+    #[error("cannot build the OTLP exporter for {endpoint}: {detail}")]
+    Otlp {
+        /// The collector endpoint.
+        endpoint: String,
+        /// What the exporter builder reported.
+        detail: String,
+    },
     /// The UDP socket to the daemon could not be created.
     #[error("cannot open the UDP socket to the X-Ray daemon at {address}")]
     Socket {
@@ -88,6 +108,9 @@ pub enum OtelError {
 pub enum Exporter {
     /// Segment documents over UDP to the X-Ray daemon at this address.
     XrayDaemon(SocketAddr),
+    /// OTLP over HTTP (protobuf) to a collector's traces endpoint, e.g.
+    /// `http://localhost:4318/v1/traces` for the ADOT Lambda layer.
+    Otlp(String),
 }
 
 /// Configuration for [`OtelTracing::init`].
@@ -103,6 +126,16 @@ impl OtelConfig {
     pub fn xray_daemon(address: SocketAddr) -> Self {
         Self {
             exporter: Exporter::XrayDaemon(address),
+            tracer_name: env!("CARGO_PKG_NAME").to_owned(),
+        }
+    }
+
+    /// Exports as OTLP over HTTP to `endpoint`, a collector's traces URL
+    /// (`http://localhost:4318/v1/traces` for the ADOT Lambda layer).
+    #[must_use]
+    pub fn otlp(endpoint: impl Into<String>) -> Self {
+        Self {
+            exporter: Exporter::Otlp(endpoint.into()),
             tracer_name: env!("CARGO_PKG_NAME").to_owned(),
         }
     }
@@ -152,6 +185,42 @@ pub fn parse_daemon_address(value: &str) -> Result<SocketAddr, OtelError> {
     udp.parse().map_err(|_| invalid())
 }
 
+/// `opentelemetry-http`'s hyper client, run on the Tokio runtime that built the exporter: the SDK's
+/// batch processor exports from a thread of its own, where hyper would find no reactor.
+#[derive(Debug, Clone)]
+struct RuntimeBoundClient {
+    inner: Arc<HyperClient>,
+    runtime: tokio::runtime::Handle,
+}
+
+type ExportFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<http::Response<Bytes>, HttpError>> + Send + 'a>>;
+
+impl HttpClient for RuntimeBoundClient {
+    // The trait is declared with `async_trait`; this is its expanded signature.
+    fn send_bytes<'life0, 'async_trait>(
+        &'life0 self,
+        request: http::Request<Bytes>,
+    ) -> ExportFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let inner = Arc::clone(&self.inner);
+        let task = self
+            .runtime
+            .spawn(async move { inner.send_bytes(request).await });
+        Box::pin(async move {
+            match task.await {
+                Ok(result) => result,
+                Err(join) => Err(HttpError::from(format!(
+                    "the OTLP export task failed: {join}"
+                ))),
+            }
+        })
+    }
+}
+
 /// A configured tracer provider: hands out the `tracing` layer and the Lambda layer.
 ///
 /// Cloning is cheap; clones share the provider.
@@ -166,7 +235,8 @@ impl OtelTracing {
     /// configured exporter.
     ///
     /// # Errors
-    /// [`OtelError::Socket`] when the daemon socket cannot be opened.
+    /// [`OtelError::Socket`] when the daemon socket cannot be opened; [`OtelError::Otlp`] when the
+    /// OTLP exporter cannot be built.
     pub fn init(config: OtelConfig) -> Result<Self, OtelError> {
         let builder = SdkTracerProvider::builder().with_id_generator(XrayIdGenerator::default());
         let provider = match config.exporter {
@@ -176,6 +246,27 @@ impl OtelTracing {
                 builder
                     .with_batch_exporter(XrayExporter::new(client))
                     .build()
+            }
+            Exporter::Otlp(endpoint) => {
+                let runtime = tokio::runtime::Handle::try_current().map_err(|_| OtelError::Otlp {
+                    endpoint: endpoint.clone(),
+                    detail: "OtelTracing::init must be called inside a Tokio runtime for OTLP export".to_owned(),
+                })?;
+                let client = RuntimeBoundClient {
+                    inner: Arc::new(HyperClient::with_default_connector(OTLP_TIMEOUT, None)),
+                    runtime,
+                };
+                let exporter = opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_http_client(client)
+                    .with_endpoint(endpoint.as_str())
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .build()
+                    .map_err(|error| OtelError::Otlp {
+                        endpoint: endpoint.clone(),
+                        detail: error.to_string(),
+                    })?;
+                builder.with_batch_exporter(exporter).build()
             }
         };
         let tracer = provider.tracer(config.tracer_name);

@@ -195,3 +195,122 @@ async fn an_unsampled_invocation_exports_nothing() {
     assert_eq!(collector.stats().received, 0);
     assert!(collector.rejections().is_empty());
 }
+
+/// A collector's OTLP/HTTP receiver stand-in: counts `POST /v1/traces` requests with a protobuf
+/// body and answers 200, as a collector does.
+async fn otlp_receiver() -> (String, Arc<std::sync::Mutex<Vec<(String, String, usize)>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!(
+        "http://{}/v1/traces",
+        listener.local_addr().expect("address")
+    );
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let record = Arc::clone(&record);
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let head_end = buffer.windows(4).position(|w| w == b"\r\n\r\n");
+                    if let Some(end) = head_end {
+                        let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buffer.len() >= end + 4 + length {
+                            let request_line = head.lines().next().unwrap_or_default().to_owned();
+                            let content_type = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-type:"))
+                                .unwrap_or_default()
+                                .trim()
+                                .to_owned();
+                            record
+                                .lock()
+                                .expect("lock")
+                                .push((request_line, content_type, length));
+                            buffer.drain(..end + 4 + length);
+                            let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+                            if socket.write_all(reply.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                    }
+                }
+            });
+        }
+    });
+    (endpoint, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_otlp_exporter_delivers_before_the_invocation_returns() {
+    let (endpoint, seen) = otlp_receiver().await;
+    let otel = OtelTracing::init(OtelConfig::otlp(endpoint)).expect("provider");
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(otel.layer()));
+    let header = format!(
+        "Root={};Parent={};Sampled=1",
+        TraceId::generate(),
+        SegmentId::generate()
+    );
+    let svc = otel
+        .lambda_layer()
+        .layer(service_fn(boxed_handler as fn(_) -> _));
+    let response = svc.oneshot(event(&header)).await.expect("response");
+    assert_eq!(response, json!({ "id": "o-7" }));
+    // No waiting: the layer's flush must already have delivered the batch (the batch processor
+    // would otherwise hold it for 5 s).
+    let requests = seen.lock().expect("lock").clone();
+    assert!(
+        !requests.is_empty(),
+        "no OTLP export arrived before the response"
+    );
+    for (request_line, content_type, length) in &requests {
+        assert!(
+            request_line.starts_with("post /v1/traces "),
+            "{request_line}"
+        );
+        assert_eq!(content_type, "application/x-protobuf");
+        assert!(*length > 0);
+    }
+    otel.provider().shutdown().expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_bad_otlp_endpoint_is_a_clear_error() {
+    let error = OtelTracing::init(OtelConfig::otlp("not a url"))
+        .err()
+        .map(|e| e.to_string());
+    let error = error.unwrap_or_default();
+    assert!(
+        error.contains("cannot build the OTLP exporter for not a url"),
+        "{error}"
+    );
+    assert!(!error.contains("Tokio runtime"), "{error}");
+}
+
+#[test]
+fn otlp_export_needs_a_tokio_runtime_and_says_so() {
+    let error = OtelTracing::init(OtelConfig::otlp("http://localhost:4318/v1/traces"))
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("inside a Tokio runtime")),
+        "{error:?}"
+    );
+}

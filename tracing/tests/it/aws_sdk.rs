@@ -6,10 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_dynamodb::config::{
     ConfigBag, Intercept, RuntimeComponents, interceptors::BeforeTransmitInterceptorContextMut,
 };
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use lamina_local::{
     moto::MotoServer,
     xray::{CollectorConfig, XrayCollector, send_document},
@@ -23,6 +20,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument as _;
 use tracing_subscriber::{Layer as _, filter::filter_fn, prelude::*};
 
+use crate::orders_table::create_orders_table;
 use crate::relay::{Relay, header};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -186,27 +184,7 @@ async fn dynamodb_calls_are_aws_subsegments_and_carry_the_trace() {
     let started = SystemTime::now();
     let root = root_span(&trace_id, facade);
     async {
-        dynamodb
-            .create_table()
-            .table_name("orders")
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
+        create_orders_table(&dynamodb).await;
         dynamodb
             .put_item()
             .table_name("orders")

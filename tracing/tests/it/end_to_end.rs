@@ -6,15 +6,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use lamina_local::emulator::{Emulator, FunctionConfig, InvocationRequest};
 use lamina_local::moto::MotoServer;
 use lamina_local::xray::{CollectorConfig, Entity, Trace, XrayCollector};
 use lamina_tracing::xray::{SegmentId, TraceHeader, TraceId};
 use serde_json::{Value, json};
 
+use crate::orders_table::create_orders_table;
 use crate::relay::{Relay, header};
 use crate::xray::emulator::traced_function;
 
@@ -31,27 +29,7 @@ async fn world() -> World {
     let executable = tokio::task::spawn_blocking(traced_function).await.unwrap();
     let moto = MotoServer::start().await.unwrap();
     let dynamodb = aws_sdk_dynamodb::Client::new(moto.sdk_config());
-    dynamodb
-        .create_table()
-        .table_name("orders")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    create_orders_table(&dynamodb).await;
     aws_sdk_s3::Client::new(moto.sdk_config())
         .create_bucket()
         .bucket("receipts")

@@ -12,6 +12,8 @@ mod http;
 mod logs;
 #[cfg(feature = "metrics")]
 mod metrics;
+#[cfg(feature = "aws-sdk")]
+mod orders_table;
 #[cfg(all(feature = "otel", feature = "xray"))]
 mod otel;
 #[cfg(feature = "aws-sdk")]

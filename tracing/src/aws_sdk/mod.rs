@@ -29,10 +29,26 @@
 //! - `namespace`: `aws`;
 //! - `aws.operation`, `aws.region` (the client's), `aws.request_id` (from `x-amzn-requestid`
 //!   or `x-amz-request-id`), `aws.id_2` for S3 (`x-amz-id-2`), `aws.retries` (attempts - 1);
-//! - the allow-listed resources, read from the serialized request: DynamoDB `table_name`
-//!   (`TableName`) and `table_names` (the keys of `RequestItems`); S3 `bucket_name`, `key`,
-//!   `prefix` and `version_id` (virtual-hosted or path-style URI); SNS `topic_arn`; SQS
-//!   `queue_url`; Lambda `function_name` (the URI path);
+//! - the allow-listed fields of the X-Ray SDKs (the Python SDK's `aws_para_whitelist.json`, with
+//!   its snake_case names), as JSON strings, numbers, booleans, arrays and objects:
+//!   - from the serialized request: DynamoDB `table_name`, `table_names` (the keys of
+//!     `RequestItems`), and per operation e.g. Query/Scan `index_name`, `limit`, `select`,
+//!     `consistent_read`, `projection_expression`; S3 `bucket_name`, `key`, `prefix`,
+//!     `version_id` (virtual-hosted or path-style URI); SNS `topic_arn`; SQS `queue_url` and
+//!     per operation e.g. SendMessage `delay_seconds`, `message_attribute_names` (the keys of
+//!     `MessageAttributes`), SendMessageBatch `message_count`; Lambda `function_name` (the URI
+//!     path) and Invoke's `invocation_type`, `log_type` (headers) and `qualifier` (query);
+//!   - from a successful response: DynamoDB `consumed_capacity`, `item_collection_metrics`,
+//!     Query/Scan `count` and `scanned_count`, ListTables `table_count`; SQS SendMessage
+//!     `message_id`, SendMessageBatch `successful_count` and `failed_count`, ReceiveMessage
+//!     `message_count`, GetQueueUrl `queue_url`; Lambda Invoke `status_code` and
+//!     `function_error` (`X-Amz-Function-Error`), InvokeAsync `status`.
+//!
+//!   Response bodies are read in `read_after_deserialization`, once the SDK has them in memory;
+//!   a streaming body (S3 GetObject) is never touched, Lambda's payload is never read, and a
+//!   JSON body is read in one pass that skips everything but the allow-listed members (item
+//!   data and message bodies are never recorded), up to 4 MiB. Anything unreadable is left
+//!   out: recording never fails or alters the call;
 //! - `http.response.status`, and the flags from it: 5xx `fault`, 429 `throttle` and `error`,
 //!   other 4xx `error`. A failed call also gets a `cause` exception; one without any response
 //!   (a connection failure or timeout) gets `fault`.
@@ -44,7 +60,10 @@
 //!
 //! Outside a sampled trace the interceptor does nothing: no span, no header.
 
-mod resources;
+mod allow_list;
+mod json_body;
+mod request_fields;
+mod response_fields;
 
 use aws_smithy_runtime_api::{
     box_error::BoxError,
@@ -52,6 +71,7 @@ use aws_smithy_runtime_api::{
         interceptors::{
             Intercept,
             context::{
+                AfterDeserializationInterceptorContextRef,
                 BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
                 BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
             },
@@ -69,7 +89,8 @@ use aws_types::region::Region;
 use tracing::{Span, field::Empty};
 
 use crate::xray::aws_fields::span_trace_context;
-use resources::Resource;
+use request_fields::request_fields;
+use response_fields::response_fields;
 
 /// The target of the spans and events this module creates.
 const TARGET: &str = "lamina_tracing::aws_sdk";
@@ -97,7 +118,7 @@ impl XrayInterceptor {
 struct SdkCall {
     span: Span,
     attempts: u32,
-    resources_recorded: bool,
+    request_fields_recorded: bool,
 }
 
 impl Storable for SdkCall {
@@ -135,15 +156,9 @@ impl Intercept for XrayInterceptor {
             "aws.request_id" = Empty,
             "aws.id_2" = Empty,
             "aws.retries" = Empty,
-            "aws.table_name" = Empty,
-            "aws.json.table_names" = Empty,
-            "aws.bucket_name" = Empty,
-            "aws.key" = Empty,
-            "aws.prefix" = Empty,
-            "aws.version_id" = Empty,
-            "aws.topic_arn" = Empty,
-            "aws.queue_url" = Empty,
-            "aws.function_name" = Empty,
+            // The allow-listed fields, a JSON object recorded once from the request and once
+            // from a successful response; `XrayLayer` merges each into the `aws` section.
+            "aws.json" = Empty,
             "http.response.status" = Empty,
         );
         if span_trace_context(&span).is_none() {
@@ -155,7 +170,7 @@ impl Intercept for XrayInterceptor {
         cfg.interceptor_state().store_put(SdkCall {
             span,
             attempts: 0,
-            resources_recorded: false,
+            request_fields_recorded: false,
         });
         Ok(())
     }
@@ -184,12 +199,18 @@ impl Intercept for XrayInterceptor {
             return Ok(());
         };
         let request = context.request_mut();
-        if !call.resources_recorded {
-            let service = cfg.load::<Metadata>().map_or("", Metadata::service);
-            let found = resources::resources(service, request.uri(), request.body().bytes());
-            record_resources(&call.span, found);
+        if !call.request_fields_recorded {
+            let (service, operation) = service_and_operation(cfg);
+            let found = request_fields(
+                service,
+                operation,
+                request.uri(),
+                request.headers(),
+                request.body().bytes(),
+            );
+            record_fields(&call.span, found);
             let mut call = call.clone();
-            call.resources_recorded = true;
+            call.request_fields_recorded = true;
             cfg.interceptor_state().store_put(call);
         }
         let Some(call) = cfg.load::<SdkCall>() else {
@@ -211,6 +232,33 @@ impl Intercept for XrayInterceptor {
                 .try_insert(TRACE_HEADER, header)
                 .map_err(BoxError::from)?;
         }
+        Ok(())
+    }
+
+    // The first hook after `read_body` has loaded a non-streaming response body into memory;
+    // a streaming body (S3 GetObject) has been handed to the output by then and reads as `None`.
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(call) = cfg.load::<SdkCall>() else {
+            return Ok(());
+        };
+        if context.output_or_error().is_err() {
+            return Ok(());
+        }
+        let (service, operation) = service_and_operation(cfg);
+        let response = context.response();
+        let found = response_fields(
+            service,
+            operation,
+            response.status().as_u16(),
+            response.headers(),
+            response.body().bytes(),
+        );
+        record_fields(&call.span, found);
         Ok(())
     }
 
@@ -274,7 +322,8 @@ struct ResponseFields<'a> {
     request_id: Option<&'a str>,
     /// S3's extended request id, `x-amz-id-2`.
     id_2: Option<&'a str>,
-    /// The error code of `x-amzn-errortype` (JSON protocols), without its `:<url>` suffix.
+    /// The error code of `x-amzn-errortype` (JSON protocols), without its `<namespace>#` prefix
+    /// (SQS sends `com.amazonaws.sqs#QueueDoesNotExist`) or its `:<url>` suffix.
     error_type: Option<String>,
 }
 
@@ -288,6 +337,7 @@ impl<'a> ResponseFields<'a> {
             error_type: headers
                 .get("x-amzn-errortype")
                 .and_then(|kind| kind.split(':').next())
+                .and_then(|kind| kind.rsplit('#').next())
                 .filter(|kind| !kind.is_empty())
                 .map(str::to_owned),
         }
@@ -299,22 +349,16 @@ fn is_header_byte(byte: u8) -> bool {
     byte.is_ascii_graphic() && byte != b';'
 }
 
-fn record_resources(span: &Span, found: Vec<Resource>) {
-    for resource in found {
-        match resource {
-            Resource::TableName(name) => span.record("aws.table_name", name.as_str()),
-            Resource::TableNames(names) => {
-                let json = serde_json::Value::from(names).to_string();
-                span.record("aws.json.table_names", json.as_str())
-            }
-            Resource::BucketName(name) => span.record("aws.bucket_name", name.as_str()),
-            Resource::Key(key) => span.record("aws.key", key.as_str()),
-            Resource::Prefix(prefix) => span.record("aws.prefix", prefix.as_str()),
-            Resource::VersionId(id) => span.record("aws.version_id", id.as_str()),
-            Resource::TopicArn(arn) => span.record("aws.topic_arn", arn.as_str()),
-            Resource::QueueUrl(url) => span.record("aws.queue_url", url.as_str()),
-            Resource::FunctionName(name) => span.record("aws.function_name", name.as_str()),
-        };
+/// The SDK's service and operation names (`DynamoDB`, `Scan`).
+fn service_and_operation(cfg: &ConfigBag) -> (&str, &str) {
+    cfg.load::<Metadata>()
+        .map_or(("", ""), |metadata| (metadata.service(), metadata.name()))
+}
+
+fn record_fields(span: &Span, found: serde_json::Map<String, serde_json::Value>) {
+    if !found.is_empty() {
+        let json = serde_json::Value::Object(found).to_string();
+        span.record("aws.json", json.as_str());
     }
 }
 
@@ -348,6 +392,15 @@ mod tests {
             fields.error_type.as_deref(),
             Some("ProvisionedThroughputExceededException")
         );
+        let mut headers = Headers::new();
+        headers.insert("x-amzn-errortype", "com.amazonaws.sqs#QueueDoesNotExist");
+        assert_eq!(
+            ResponseFields::from_headers(&headers).error_type.as_deref(),
+            Some("QueueDoesNotExist")
+        );
+        let mut headers = Headers::new();
+        headers.insert("x-amzn-errortype", "#:");
+        assert_eq!(ResponseFields::from_headers(&headers).error_type, None);
         assert_eq!(
             ResponseFields::from_headers(&Headers::new()),
             ResponseFields::default()

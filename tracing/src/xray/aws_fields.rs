@@ -18,6 +18,8 @@ impl AwsFields {
     /// Takes the field if it is one of these conventions; gives the value back otherwise.
     ///
     /// - `xray.namespace`: the subsegment's `namespace` (e.g. `aws`, `remote`);
+    /// - `aws.json`: a JSON object whose members are merged into `aws` (so several recordings
+    ///   add up; a value that is not an object is ignored);
     /// - `aws.json.<key>`: `aws.<key>` parsed as JSON (e.g. an array of table names);
     /// - `aws.<key>`: `aws.<key>` as given;
     /// - `http.response.status`: `http.response.status`, and the flags as any status field.
@@ -25,6 +27,13 @@ impl AwsFields {
         if name == "xray.namespace" {
             if let Value::String(namespace) = value {
                 self.namespace = Some(namespace);
+            }
+        } else if name == "aws.json" {
+            if let Some(Value::Object(members)) = value
+                .as_str()
+                .and_then(|text| serde_json::from_str(text).ok())
+            {
+                self.aws.extend(members);
             }
         } else if let Some(key) = name.strip_prefix("aws.json.") {
             let parsed = value
@@ -108,6 +117,17 @@ mod tests {
                 .take("aws.json.table_names", r#"["a","b"]"#.into())
                 .is_none()
         );
+        assert!(
+            fields
+                .take(
+                    "aws.json",
+                    r#"{"limit":10,"consumed_capacity":{"CapacityUnits":0.5}}"#.into()
+                )
+                .is_none()
+        );
+        assert!(fields.take("aws.json", r#"{"count":2}"#.into()).is_none());
+        assert!(fields.take("aws.json", "[1]".into()).is_none());
+        assert!(fields.take("aws.json", "not json".into()).is_none());
         assert!(fields.take("http.response.status", 404.into()).is_none());
         assert_eq!(fields.take("other", 1.into()), Some(1.into()));
         assert_eq!(fields.status(), Some(404));
@@ -117,7 +137,13 @@ mod tests {
         assert_eq!(json["namespace"], "aws");
         assert_eq!(
             json["aws"],
-            serde_json::json!({"operation": "GetItem", "table_names": ["a", "b"]})
+            serde_json::json!({
+                "operation": "GetItem",
+                "table_names": ["a", "b"],
+                "limit": 10,
+                "consumed_capacity": {"CapacityUnits": 0.5},
+                "count": 2,
+            })
         );
         assert_eq!(
             json["http"],

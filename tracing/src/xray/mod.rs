@@ -43,7 +43,7 @@
 //! | `annotation.<key>` | an indexed annotation `<key>` (other characters than `[A-Za-z0-9_]` become `_`); strings, numbers and booleans only, at most 50 per trace, the rest dropped and counted |
 //! | `http.status_code`, `http.response.status_code` or `status` (a number) | `fault` for 5xx, `throttle` and `error` for 429, `error` for other 4xx |
 //! | `xray.namespace` | the subsegment's `namespace` (`aws`, `remote`) |
-//! | `aws.<key>` (`aws.json.<key>` for a JSON value) | a member of the `aws` object (`operation`, `region`, `table_name`, ...) |
+//! | `aws.<key>` (`aws.json.<key>` for a JSON value; `aws.json` for a JSON object whose members are merged in) | a member of the `aws` object (`operation`, `region`, `table_name`, ...) |
 //! | `http.request.method`, `.url`, `.user_agent`, `.client_ip`; `http.response.status` | the `http` object (the status also sets the flags) |
 //! | `xray.trace_extra` | keys of the incoming header (`Lineage=...`) passed on to downstream calls |
 //! | `xray.segment = true` | a root span sent as a segment rather than a subsegment (incoming HTTP outside Lambda) |

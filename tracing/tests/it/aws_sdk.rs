@@ -51,14 +51,14 @@ impl Intercept for StaleTraceHeader {
     }
 }
 
-struct Fixture {
-    moto: MotoServer,
-    relay: Relay,
+pub struct Fixture {
+    pub moto: MotoServer,
+    pub relay: Relay,
     collector: XrayCollector,
     layer: XrayLayer,
 }
 
-async fn fixture() -> Fixture {
+pub async fn fixture() -> Fixture {
     let moto = MotoServer::start().await.unwrap();
     let relay = Relay::start(moto.endpoint_url()).await;
     let bind = "127.0.0.1:0".parse().unwrap();
@@ -76,7 +76,7 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     /// Only this test's spans and the interceptor's are traced (not the SDK's own spans).
-    fn subscriber(&self) -> tracing::subscriber::DefaultGuard {
+    pub fn subscriber(&self) -> tracing::subscriber::DefaultGuard {
         let filter = filter_fn(|metadata| {
             metadata.target().starts_with("lamina_tracing") || metadata.target().starts_with("it::")
         });
@@ -108,7 +108,7 @@ impl Fixture {
 
     /// Sends Lambda's function segment and waits for the whole trace; returns every streamed
     /// subsegment document.
-    async fn finish(
+    pub async fn finish(
         &self,
         trace_id: &TraceId,
         facade: SegmentId,
@@ -145,7 +145,7 @@ impl Fixture {
     }
 }
 
-fn root_span(trace_id: &TraceId, facade: SegmentId) -> tracing::Span {
+pub fn root_span(trace_id: &TraceId, facade: SegmentId) -> tracing::Span {
     tracing::info_span!(
         target: "it::aws_sdk",
         "handler",
@@ -155,15 +155,25 @@ fn root_span(trace_id: &TraceId, facade: SegmentId) -> tracing::Span {
     )
 }
 
-fn aws_calls(documents: &[Value]) -> Vec<&Value> {
+pub fn aws_calls(documents: &[Value]) -> Vec<&Value> {
     documents
         .iter()
         .filter(|document| document["namespace"] == "aws")
         .collect()
 }
 
+/// The allow-listed fields of an `aws` subsegment: its `aws` section without the fields every
+/// call has (`operation`, `region`, `request_id`, `retries`).
+pub fn allow_listed(call: &Value) -> Value {
+    let mut aws = call["aws"].as_object().cloned().unwrap_or_default();
+    for common in ["operation", "region", "request_id", "retries"] {
+        aws.remove(common);
+    }
+    Value::Object(aws)
+}
+
 /// The recorded request whose trace header names `subsegment` as its parent.
-fn request_for<'a>(heads: &'a [String], trace_id: &TraceId, subsegment: &Value) -> &'a str {
+pub fn request_for<'a>(heads: &'a [String], trace_id: &TraceId, subsegment: &Value) -> &'a str {
     let expected = format!(
         "Root={trace_id};Parent={};Sampled=1;{LINEAGE}",
         subsegment["id"].as_str().unwrap()
@@ -277,19 +287,31 @@ async fn s3_calls_record_bucket_key_and_request_id() {
         s3.put_object()
             .bucket("invoices")
             .key("2026/nov 28.json")
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                br#"{"Count":1}"#,
+            ))
             .send()
             .await
             .unwrap();
+        // A streaming output: the interceptor must leave its body to the caller, untouched.
+        let object = s3
+            .get_object()
+            .bucket("invoices")
+            .key("2026/nov 28.json")
+            .send()
+            .await
+            .unwrap();
+        let body = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(&body[..], br#"{"Count":1}"#);
     }
     .instrument(root.clone())
     .await;
     drop(root);
     let documents = fixture.finish(&trace_id, facade, started).await;
     let calls = aws_calls(&documents);
-    assert_eq!(calls.len(), 2, "{documents:#?}");
+    assert_eq!(calls.len(), 3, "{documents:#?}");
     let heads = fixture.relay.heads();
-    for (call, operation) in calls.iter().zip(["CreateBucket", "PutObject"]) {
+    for (call, operation) in calls.iter().zip(["CreateBucket", "PutObject", "GetObject"]) {
         assert_eq!(call["name"], "S3");
         assert_eq!(call["aws"]["operation"], operation);
         assert_eq!(call["aws"]["bucket_name"], "invoices");
@@ -297,8 +319,13 @@ async fn s3_calls_record_bucket_key_and_request_id() {
         assert!(!call["aws"]["request_id"].as_str().unwrap().is_empty());
         request_for(&heads, &trace_id, call);
     }
-    assert!(calls[0]["aws"].get("key").is_none());
-    assert_eq!(calls[1]["aws"]["key"], "2026/nov 28.json");
+    assert_eq!(allow_listed(calls[0]), json!({"bucket_name": "invoices"}));
+    for call in &calls[1..] {
+        assert_eq!(
+            allow_listed(call),
+            json!({"bucket_name": "invoices", "key": "2026/nov 28.json"})
+        );
+    }
     // moto sends no `x-amz-id-2`; its mapping is covered by the module's unit tests.
     assert!(calls[1]["aws"].get("id_2").is_none());
 }
@@ -404,4 +431,107 @@ async fn sdk_spans_enabled_for_another_layer_do_not_hide_the_trace() {
     assert_eq!(calls[0]["parent_id"], handler["id"]);
     assert_eq!(calls[0]["aws"]["bucket_name"], "verbose");
     request_for(&fixture.relay.heads(), &trace_id, calls[0]);
+}
+
+#[tokio::test]
+async fn dynamodb_query_scan_and_list_tables_record_their_allow_list() {
+    use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, Select};
+
+    let fixture = fixture().await;
+    let _guard = fixture.subscriber();
+    let dynamodb = fixture.dynamodb();
+    create_orders_table(&dynamodb).await;
+    for id in ["1", "2"] {
+        dynamodb
+            .put_item()
+            .table_name("orders")
+            .item("id", AttributeValue::S(id.into()))
+            .item("secret", AttributeValue::S("card 4111".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let trace_id = TraceId::generate();
+    let facade = SegmentId::generate();
+    let started = SystemTime::now();
+    let root = root_span(&trace_id, facade);
+    async {
+        let scan = dynamodb
+            .scan()
+            .table_name("orders")
+            .limit(10)
+            .consistent_read(true)
+            .select(Select::SpecificAttributes)
+            .projection_expression("id")
+            .segment(0)
+            .total_segments(1)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!((scan.count(), scan.scanned_count()), (2, 2));
+        let query = dynamodb
+            .query()
+            .table_name("orders")
+            .key_condition_expression("id = :id")
+            .expression_attribute_values(":id", AttributeValue::S("1".into()))
+            .limit(5)
+            .scan_index_forward(false)
+            .select(Select::AllAttributes)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(query.count(), 1);
+        let tables = dynamodb.list_tables().limit(10).send().await.unwrap();
+        assert_eq!(tables.table_names(), ["orders"]);
+    }
+    .instrument(root.clone())
+    .await;
+    drop(root);
+    let documents = fixture.finish(&trace_id, facade, started).await;
+    let calls = aws_calls(&documents);
+    let operations: Vec<&str> = calls
+        .iter()
+        .map(|call| call["aws"]["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations, ["Scan", "Query", "ListTables"]);
+    // moto answers `ReturnConsumedCapacity=TOTAL` with one read unit per call.
+    let consumed = json!({"TableName": "orders", "CapacityUnits": 1.0});
+    assert_eq!(
+        allow_listed(calls[0]),
+        json!({
+            "table_name": "orders",
+            "limit": 10,
+            "consistent_read": true,
+            "select": "SPECIFIC_ATTRIBUTES",
+            "projection_expression": "id",
+            "segment": 0,
+            "total_segments": 1,
+            "consumed_capacity": consumed,
+            "count": 2,
+            "scanned_count": 2,
+        })
+    );
+    assert_eq!(
+        allow_listed(calls[1]),
+        json!({
+            "table_name": "orders",
+            "limit": 5,
+            "scan_index_forward": false,
+            "select": "ALL_ATTRIBUTES",
+            "consumed_capacity": consumed,
+            "count": 1,
+            "scanned_count": 1,
+        })
+    );
+    assert_eq!(
+        allow_listed(calls[2]),
+        json!({"limit": 10, "table_count": 1})
+    );
+    let heads = fixture.relay.heads();
+    for call in &calls {
+        assert_eq!(call["http"]["response"]["status"], 200);
+        request_for(&heads, &trace_id, call);
+    }
 }

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "aws-sdk")]
 mod aws_sdk;
+#[cfg(feature = "aws-sdk")]
+mod aws_sdk_messaging;
 #[cfg(all(feature = "aws-sdk", feature = "http"))]
 mod end_to_end;
 #[cfg(feature = "http")]

@@ -1,4 +1,5 @@
-//! The UDP server: receives datagrams, validates and stores documents, forwards them.
+//! The UDP server: receives datagrams, validates and stores documents, forwards them; and the
+//! TCP sampling proxy on the same port.
 
 use std::{
     fmt,
@@ -8,7 +9,7 @@ use std::{
 };
 
 use tokio::{
-    net::UdpSocket,
+    net::{TcpListener, UdpSocket},
     sync::{Notify, broadcast, mpsc, watch},
     task::JoinHandle,
     time::Instant,
@@ -18,6 +19,7 @@ use super::{
     Clock, Rejection, Stats, SystemClock, Trace, XrayError,
     datagram::{MAX_DATAGRAM_BYTES, parse_datagram},
     forward,
+    sampling_proxy::{self, SamplingProxy, SamplingRule, SamplingStatistics},
     stats::Counters,
     store::Store,
     trace::MissingParts,
@@ -37,6 +39,8 @@ pub struct CollectorConfig {
     max_traces: usize,
     max_rejections: usize,
     clock: Arc<dyn Clock>,
+    sampling_rules: Vec<SamplingRule>,
+    sampling_interval: Duration,
 }
 
 impl Default for CollectorConfig {
@@ -48,6 +52,8 @@ impl Default for CollectorConfig {
             max_traces: 1000,
             max_rejections: 1000,
             clock: Arc::new(SystemClock),
+            sampling_rules: Vec::new(),
+            sampling_interval: Duration::from_secs(10),
         }
     }
 }
@@ -103,13 +109,37 @@ impl CollectorConfig {
         self.clock = Arc::new(clock);
         self
     }
+
+    /// The rules the sampling proxy serves (default: none, which serves the service's
+    /// `Default` rule, priority 10000, 1 request per second then 5%); see
+    /// [`XrayCollector::set_sampling_rules`] to change them while running.
+    #[must_use]
+    pub fn sampling_rules(mut self, rules: Vec<SamplingRule>) -> Self {
+        self.sampling_rules = rules;
+        self
+    }
+
+    /// The `Interval` the sampling proxy tells clients to report at (default 10 s, as the
+    /// service; whole seconds, at least 1). Shorter makes tests of sampling clients faster.
+    #[must_use]
+    pub fn sampling_interval(mut self, interval: Duration) -> Self {
+        self.sampling_interval = interval;
+        self
+    }
 }
 
 /// A running X-Ray daemon stand-in. Dropping it stops listening; [`shutdown`](Self::shutdown)
 /// also waits for the last forwarding batch.
+///
+/// Like the daemon, it also listens on TCP on the same port (on loopback): a stand-in for the
+/// daemon's sampling proxy answering `POST /GetSamplingRules` and `POST /SamplingTargets` with
+/// the rules of [`CollectorConfig::sampling_rules`]. Each target gives a reporting client the
+/// rule's `ReservoirSize` divided by the clients that reported it in the last minute, valid
+/// for 10 s. Malformed bodies get a 400 with a JSON error.
 pub struct XrayCollector {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
+    sampling: Arc<SamplingProxy>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Option<Tasks>>,
 }
@@ -119,6 +149,7 @@ pub struct XrayCollector {
 struct Tasks {
     receive: JoinHandle<()>,
     forward: Option<JoinHandle<()>>,
+    sampling: JoinHandle<()>,
 }
 
 #[derive(Debug)]
@@ -131,18 +162,15 @@ struct Shared {
 }
 
 impl XrayCollector {
-    /// Binds the UDP socket and starts receiving (and forwarding, if configured).
+    /// Binds the UDP socket and the TCP listener of the sampling proxy (the same port, on
+    /// loopback) and starts receiving (and forwarding, if configured).
     ///
     /// # Errors
-    /// [`XrayError::Bind`] when the address cannot be bound (e.g. it is in use).
+    /// [`XrayError::Bind`] when the UDP address cannot be bound, [`XrayError::BindSampling`]
+    /// when the TCP port next to it cannot (e.g. it is in use); the error names the address
+    /// that failed.
     pub async fn start(config: CollectorConfig) -> Result<Self, XrayError> {
-        let addr = config.bind;
-        let socket = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| XrayError::Bind { addr, source })?;
-        let local_addr = socket
-            .local_addr()
-            .map_err(|source| XrayError::LocalAddr { source })?;
+        let (socket, local_addr, listener) = bind(config.bind).await?;
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             clock: config.clock,
@@ -159,16 +187,36 @@ impl XrayCollector {
             None => (None, None),
         };
         let (stop, stopped) = watch::channel(false);
+        let sampling = Arc::new(SamplingProxy::new(
+            config.sampling_rules,
+            config.sampling_interval,
+        ));
+        let sampling_task = sampling_proxy::spawn(listener, Arc::clone(&sampling), stopped.clone());
         let receive_task = tokio::spawn(receive(socket, Arc::clone(&shared), forwarder, stopped));
         Ok(Self {
             local_addr,
             shared,
+            sampling,
             stop,
             tasks: Mutex::new(Some(Tasks {
                 receive: receive_task,
                 forward: forward_task,
+                sampling: sampling_task,
             })),
         })
+    }
+
+    /// Replaces the rules the sampling proxy serves (none: the `Default` rule). The next
+    /// `SamplingTargets` answer carries a newer `LastRuleModification`, which tells clients
+    /// to fetch the rules again.
+    pub fn set_sampling_rules(&self, rules: Vec<SamplingRule>) {
+        self.sampling.set_rules(rules);
+    }
+
+    /// Every statistics document the sampling proxy accepted, oldest first.
+    #[must_use]
+    pub fn sampling_statistics(&self) -> Vec<SamplingStatistics> {
+        self.sampling.statistics()
     }
 
     /// The address the socket is bound to.
@@ -273,8 +321,18 @@ impl XrayCollector {
         if let Some(Tasks {
             receive: receive_task,
             forward: forward_task,
+            sampling: sampling_task,
         }) = tasks
         {
+            // Idle keep-alive connections of clients end at once; a client in the middle of a
+            // call gets a second to finish.
+            let abort = sampling_task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(1), sampling_task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
             if let Err(error) = receive_task.await {
                 tracing::warn!(%error, "the X-Ray receive task failed");
             }
@@ -334,6 +392,32 @@ impl Shared {
     }
 }
 
+/// Binds UDP on `addr` and TCP on the same port on loopback. With port 0, a port whose TCP
+/// side is taken is given back and another one tried.
+async fn bind(addr: SocketAddr) -> Result<(UdpSocket, SocketAddr, TcpListener), XrayError> {
+    let mut attempts = 0;
+    loop {
+        let socket = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| XrayError::Bind { addr, source })?;
+        let local_addr = socket
+            .local_addr()
+            .map_err(|source| XrayError::LocalAddr { source })?;
+        let tcp = sampling_proxy::tcp_address(local_addr);
+        match TcpListener::bind(tcp).await {
+            Ok(listener) => return Ok((socket, local_addr, listener)),
+            Err(error)
+                if addr.port() == 0
+                    && attempts < 10
+                    && error.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                attempts += 1;
+            }
+            Err(source) => return Err(XrayError::BindSampling { addr: tcp, source }),
+        }
+    }
+}
+
 async fn receive(
     socket: UdpSocket,
     shared: Arc<Shared>,
@@ -386,6 +470,23 @@ mod tests {
             error.to_string(),
             format!(
                 "cannot listen for X-Ray segments on {addr} (is another X-Ray daemon running?)"
+            )
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_taken_tcp_port_is_a_clear_error() -> Result<(), Box<dyn std::error::Error>> {
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = taken.local_addr()?;
+        let Err(error) = XrayCollector::start(config().bind(addr)).await else {
+            return Err("binding a taken TCP port succeeded".into());
+        };
+        assert!(matches!(error, XrayError::BindSampling { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot listen for X-Ray sampling requests on {addr} (is another X-Ray daemon running?)"
             )
         );
         Ok(())

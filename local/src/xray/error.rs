@@ -20,6 +20,15 @@ pub enum XrayError {
         #[source]
         source: io::Error,
     },
+    /// The TCP port of the sampling proxy could not be bound.
+    #[error("cannot listen for X-Ray sampling requests on {addr}{}", hint(source))]
+    BindSampling {
+        /// The TCP address the sampling proxy tried to listen on.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
     /// The bound socket could not report its local address.
     #[error("cannot read the local address of the X-Ray socket")]
     LocalAddr {

@@ -21,6 +21,12 @@
 //! # }
 //! ```
 //!
+//! # Sampling
+//!
+//! The collector also answers the daemon's TCP sampling proxy calls (`POST /GetSamplingRules`,
+//! `POST /SamplingTargets`) on the same port, from [`CollectorConfig::sampling_rules`], and
+//! records the statistics clients report ([`XrayCollector::sampling_statistics`]).
+//!
 //! # What is checked
 //!
 //! The datagram framing ([`parse_datagram`]) and the segment schema ([`validate_document`])
@@ -44,6 +50,7 @@ mod error;
 mod fields;
 mod forward;
 mod rejection;
+mod sampling_proxy;
 mod stats;
 mod store;
 mod trace;
@@ -58,6 +65,7 @@ pub use datagram::{
 pub use document::{AnnotationValue, Cause, CauseException, Entity, EntityKind, ValidatedDocument};
 pub use error::XrayError;
 pub use rejection::{RejectReason, Rejection};
+pub use sampling_proxy::{SamplingRule, SamplingStatistics};
 pub use stats::Stats;
 pub use trace::{Missing, MissingParts, Trace};
 pub use validate::{MAX_DOCUMENT_BYTES, validate_document};

@@ -1,6 +1,7 @@
 //! X-Ray for HTTP: outgoing requests as `remote` subsegments ([`XrayHttpClientLayer`]), and,
 //! outside Lambda, incoming requests as segments ([`XrayHttpServerLayer`]) sampled by local
-//! sampling rules ([`SamplingRules`], [`Sampler`]). Both are tower layers over
+//! sampling rules ([`SamplingRules`], [`Sampler`]) or by the X-Ray service's rules through the
+//! daemon ([`CentralizedSampler`]). Both layers are tower layers over
 //! `Service<http::Request<B>>`; [`XrayLayer`](crate::xray::XrayLayer) sends what they record.
 //!
 //! ```no_run
@@ -29,13 +30,19 @@
 //! current subsegment from the registry), and the `http.client` / `http.server` spans (at
 //! `INFO`) must be let through by the subscriber's filter.
 
+mod centralized;
 mod client;
 mod sampling;
 mod server;
 
+pub use centralized::{
+    CentralizedSampler, CentralizedSamplerBuilder, CentralizedSamplingError,
+    CentralizedSamplingStats,
+};
 pub use client::{XrayHttpClient, XrayHttpClientLayer};
 pub use sampling::{
-    Sampler, SamplingRequest, SamplingRule, SamplingRules, SamplingRulesError, matches,
+    Sampler, SamplingOutcome, SamplingRequest, SamplingRule, SamplingRules, SamplingRulesError,
+    SamplingStrategy, matches,
 };
 pub use server::{XrayHttpServer, XrayHttpServerLayer};
 

@@ -1,4 +1,5 @@
-//! Local sampling rules (the X-Ray SDKs' sampling rule file) and the sampler applying them.
+//! Local sampling rules (the X-Ray SDKs' sampling rule file) and the sampler applying them, and
+//! the [`SamplingStrategy`] trait both it and the centralized sampler implement.
 
 use std::{
     fmt,
@@ -384,6 +385,57 @@ impl Sampler {
             }
         }
         (self.random)() < rate
+    }
+}
+
+/// What a [`SamplingStrategy`] decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SamplingOutcome {
+    /// Whether to trace the request.
+    pub sampled: bool,
+    /// The centralized rule that decided, recorded on sampled segments as
+    /// `aws.xray.sampling_rule_name`; `None` for local rules.
+    pub rule_name: Option<Arc<str>>,
+}
+
+/// How [`XrayHttpServerLayer`](super::XrayHttpServerLayer) decides requests that arrive
+/// without an upstream decision: local rules ([`Sampler`]) or the rules of the X-Ray service
+/// ([`CentralizedSampler`](super::CentralizedSampler)). Decisions are synchronous and must
+/// be cheap: they run on the request path.
+///
+/// ```
+/// use lamina_tracing::http::{SamplingOutcome, SamplingRequest, SamplingStrategy};
+///
+/// /// Traces every request to `/orders`, nothing else.
+/// #[derive(Debug)]
+/// struct OrdersOnly;
+///
+/// impl SamplingStrategy for OrdersOnly {
+///     fn decide(&self, request: &SamplingRequest<'_>, _service_name: &str) -> SamplingOutcome {
+///         SamplingOutcome { sampled: request.url_path == Some("/orders"), rule_name: None }
+///     }
+/// }
+///
+/// let layer = lamina_tracing::http::XrayHttpServerLayer::new("app").sampler(OrdersOnly);
+/// # drop(layer);
+/// ```
+pub trait SamplingStrategy: fmt::Debug + Send + Sync + 'static {
+    /// Decides for `request`, made to the service whose segments are named `service_name`.
+    fn decide(&self, request: &SamplingRequest<'_>, service_name: &str) -> SamplingOutcome;
+}
+
+impl SamplingStrategy for Sampler {
+    fn decide(&self, request: &SamplingRequest<'_>, _service_name: &str) -> SamplingOutcome {
+        SamplingOutcome {
+            sampled: self.sample(request),
+            rule_name: None,
+        }
+    }
+}
+
+impl<T: SamplingStrategy> SamplingStrategy for Arc<T> {
+    fn decide(&self, request: &SamplingRequest<'_>, service_name: &str) -> SamplingOutcome {
+        T::decide(self, request, service_name)
     }
 }
 

@@ -12,7 +12,8 @@ use tower::{Layer, Service};
 use tracing::{Instrument as _, field::Empty};
 
 use super::{
-    Sampler, SamplingRequest, TRACE_HEADER, client::url_without_query, sdk_enabled, short_type_name,
+    Sampler, SamplingRequest, SamplingStrategy, TRACE_HEADER, client::url_without_query,
+    sdk_enabled, short_type_name,
 };
 use crate::xray::{ResponseFuture, SamplingDecision, TraceHeader, TraceId};
 
@@ -23,7 +24,9 @@ use crate::xray::{ResponseFuture, SamplingDecision, TraceHeader, TraceId};
 ///
 /// - The trace comes from the incoming `X-Amzn-Trace-Id` (`Root`, and `Parent` as the
 ///   segment's `parent_id`), or is new. `Sampled=1` and `Sampled=0` are obeyed; with `?` or no
-///   decision the [`Sampler`] decides. An unsampled request sends nothing.
+///   decision the [`sampler`](Self::sampler) decides (local rules, or centralized ones with a
+///   [`CentralizedSampler`](super::CentralizedSampler)). An unsampled request sends nothing.
+/// - A segment sampled by a centralized rule records the rule in `aws.xray.sampling_rule_name`.
 /// - The segment is named after [`new`](Self::new)'s name, or `AWS_XRAY_TRACING_NAME` with
 ///   [`from_lookup`](Self::from_lookup).
 /// - It carries `http.request` (`method`, `url` without the query string, `user_agent`,
@@ -34,7 +37,7 @@ use crate::xray::{ResponseFuture, SamplingDecision, TraceHeader, TraceId};
 #[derive(Debug, Clone)]
 pub struct XrayHttpServerLayer {
     name: Arc<str>,
-    sampler: Arc<Sampler>,
+    sampler: Arc<dyn SamplingStrategy>,
     enabled: bool,
 }
 
@@ -69,9 +72,11 @@ impl XrayHttpServerLayer {
         Self::new(name).enabled(sdk_enabled(lookup("AWS_XRAY_SDK_ENABLED").as_deref()))
     }
 
-    /// Decides requests without an upstream decision with `sampler`.
+    /// Decides requests without an upstream decision with `sampler`: a [`Sampler`] of local
+    /// rules, a [`CentralizedSampler`](super::CentralizedSampler), or any other
+    /// [`SamplingStrategy`].
     #[must_use]
-    pub fn sampler(mut self, sampler: Sampler) -> Self {
+    pub fn sampler(mut self, sampler: impl SamplingStrategy) -> Self {
         self.sampler = Arc::new(sampler);
         self
     }
@@ -142,15 +147,19 @@ where
         let host = authority
             .as_ref()
             .map(|authority| authority.host().to_owned());
-        let sampled = match incoming.sampled {
-            Some(SamplingDecision::Sampled) => true,
-            Some(SamplingDecision::NotSampled) => false,
+        let (sampled, rule_name) = match incoming.sampled {
+            Some(SamplingDecision::Sampled) => (true, None),
+            Some(SamplingDecision::NotSampled) => (false, None),
             Some(SamplingDecision::Requested) | None => {
-                self.config.sampler.sample(&SamplingRequest {
-                    host: host.as_deref(),
-                    method: Some(request.method().as_str()),
-                    url_path: Some(request.uri().path()),
-                })
+                let outcome = self.config.sampler.decide(
+                    &SamplingRequest {
+                        host: host.as_deref(),
+                        method: Some(request.method().as_str()),
+                        url_path: Some(request.uri().path()),
+                    },
+                    &self.config.name,
+                );
+                (outcome.sampled, outcome.rule_name)
             }
         };
         let trace_id = incoming.root.clone().unwrap_or_else(TraceId::generate);
@@ -184,6 +193,9 @@ where
                     .map(|addr| addr.ip().to_string())
             });
             let parent = incoming.parent.map(|parent| parent.to_string());
+            // `aws.json.xray` becomes the segment's `aws.xray` object.
+            let rule = rule_name
+                .map(|name| serde_json::json!({ "sampling_rule_name": &*name }).to_string());
             let url = url_without_query(
                 request.uri(),
                 authority
@@ -197,6 +209,7 @@ where
                 "xray.segment" = true,
                 "xray.name" = &*self.config.name,
                 "xray.trace_extra" = extra.as_str(),
+                "aws.json.xray" = rule.as_deref(),
                 "http.request.method" = request.method().as_str(),
                 "http.request.url" = url.as_str(),
                 "http.request.user_agent" = request

@@ -6,6 +6,8 @@
 mod aws_sdk;
 #[cfg(feature = "aws-sdk")]
 mod aws_sdk_messaging;
+#[cfg(feature = "http")]
+mod centralized_sampling;
 #[cfg(all(feature = "aws-sdk", feature = "http"))]
 mod end_to_end;
 #[cfg(feature = "http")]

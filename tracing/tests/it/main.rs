@@ -20,6 +20,8 @@ mod metrics;
 mod orders_table;
 #[cfg(all(feature = "otel", feature = "xray"))]
 mod otel;
+#[cfg(all(feature = "otel", feature = "xray"))]
+mod otel_otlp;
 #[cfg(feature = "aws-sdk")]
 mod relay;
 #[cfg(feature = "xray")]

@@ -7,7 +7,8 @@
 //! - [`xray`]: a stand-in for the X-Ray daemon. It receives segment documents over UDP, validates them
 //!   strictly, assembles them into traces and can forward them to a `PutTraceSegments` endpoint.
 //! - [`moto`]: a fixture that runs `moto_server` on 127.0.0.1 and hands out an
-//!   [`aws_config::SdkConfig`] pointing at it, so tests use the real AWS SDK without AWS.
+//!   [`aws_config::SdkConfig`] pointing at it, so tests use the real AWS SDK without AWS; it also
+//!   makes the IAM role and the ZIP package a Lambda function in moto needs.
 //!
 //! ```no_run
 //! use lamina_local::emulator::{Emulator, FunctionConfig};

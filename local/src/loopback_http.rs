@@ -14,18 +14,29 @@ pub(crate) struct LoopbackResponse {
     pub(crate) body: Bytes,
 }
 
-/// Sends one request and reads the whole response.
+/// Sends one JSON request and reads the whole response.
 pub(crate) async fn send(
     method: Method,
     url: &str,
     body: Bytes,
 ) -> Result<LoopbackResponse, String> {
+    send_with_headers(method, url, &[("content-type", "application/json")], body).await
+}
+
+/// Sends one request with the given headers and reads the whole response.
+pub(crate) async fn send_with_headers(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<LoopbackResponse, String> {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
-    let request = Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/json")
+    let mut request = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(Full::new(body))
         .map_err(|e| format!("invalid request to {url}: {e}"))?;
     let response = client

@@ -4,7 +4,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use lamina_local::moto::{INSTALL_COMMAND, MotoError, MotoServer};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use lamina_local::moto::{INSTALL_COMMAND, MotoError, MotoServer, stored_zip};
 
 #[tokio::test]
 async fn a_dynamodb_table_round_trip_through_the_real_sdk() {
@@ -115,4 +117,60 @@ async fn s3_uses_path_style_addressing_against_the_loopback_endpoint() {
         .unwrap();
     let bytes = object.body.collect().await.unwrap().into_bytes();
     assert_eq!(&bytes[..], b"not really a jpeg");
+}
+
+#[tokio::test]
+async fn a_lambda_function_is_created_from_a_stored_zip_with_a_created_role() {
+    let moto = MotoServer::start().await.unwrap();
+    moto.disable_lambda_docker().await.unwrap();
+    let role = moto.create_iam_role("lambda-role").await.unwrap();
+    assert_eq!(role, "arn:aws:iam::123456789012:role/lambda-role");
+
+    let lambda = aws_sdk_lambda::Client::new(moto.sdk_config());
+    let code = stored_zip(
+        "index.py",
+        b"def handler(event, context):\n    return event\n",
+    );
+    let created = lambda
+        .create_function()
+        .function_name("echo")
+        .runtime(Runtime::Python312)
+        .role(&role)
+        .handler("index.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(code)).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.role(), Some(role.as_str()));
+    let function = lambda
+        .get_function()
+        .function_name("echo")
+        .send()
+        .await
+        .unwrap();
+    let configuration = function.configuration().unwrap();
+    assert_eq!(configuration.handler(), Some("index.handler"));
+    assert_eq!(configuration.role(), Some(role.as_str()));
+
+    // Without Docker, moto echoes the payload: the function exists and is invocable.
+    let invoked = lambda
+        .invoke()
+        .function_name("echo")
+        .payload(Blob::new(&br#"{"order":"1"}"#[..]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invoked.status_code(), 200);
+    assert_eq!(invoked.payload().unwrap().as_ref(), br#"{"order":"1"}"#);
+}
+
+#[tokio::test]
+async fn a_refused_role_is_an_error_carrying_motos_answer() {
+    let moto = MotoServer::start().await.unwrap();
+    moto.create_iam_role("taken").await.unwrap();
+    let error = moto.create_iam_role("taken").await.unwrap_err();
+    assert!(matches!(error, MotoError::Service { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("iam:CreateRole"), "{message}");
+    assert!(message.contains("EntityAlreadyExists"), "{message}");
 }

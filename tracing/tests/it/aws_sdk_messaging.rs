@@ -4,12 +4,12 @@
 use std::time::SystemTime;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
+use lamina_local::moto::stored_zip;
 use lamina_tracing::{
     aws_sdk::XrayInterceptor,
     xray::{SegmentId, TraceId},
 };
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tracing::Instrument as _;
 
 use crate::aws_sdk::{Fixture, allow_listed, aws_calls, fixture, request_for, root_span};
@@ -250,7 +250,7 @@ async fn sns_publish_and_publish_batch_record_the_topic() {
 async fn lambda_invoke_records_invocation_fields_and_status() {
     let fixture = fixture().await;
     fixture.moto.disable_lambda_docker().await.unwrap();
-    let role = create_role(fixture.moto.endpoint_url(), "lambda-role").await;
+    let role = fixture.moto.create_iam_role("lambda-role").await.unwrap();
     let _guard = fixture.subscriber();
     let lambda = lambda(&fixture);
     lambda
@@ -340,84 +340,4 @@ async fn lambda_invoke_records_invocation_fields_and_status() {
         json!({"function_name": "echo", "status": 202})
     );
     assert_traced(&fixture, &trace_id, &calls);
-}
-
-/// Creates an IAM role in moto (Lambda's CreateFunction insists the role exists) with a raw
-/// query-protocol request: aws-sdk-iam is not a dependency, and moto routes by the credential
-/// scope without checking the signature.
-async fn create_role(endpoint: &str, name: &str) -> String {
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let body = format!(
-        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D"
-    );
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {address}\r\nAuthorization: AWS4-HMAC-SHA256 \
-         Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, \
-         Signature=00\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let arn = response
-        .split("<Arn>")
-        .nth(1)
-        .and_then(|rest| rest.split("</Arn>").next())
-        .unwrap();
-    arn.to_owned()
-}
-
-/// A zip archive holding one file, stored without compression.
-fn stored_zip(name: &str, contents: &[u8]) -> Vec<u8> {
-    let crc = crc32(contents).to_le_bytes();
-    let size = u32::try_from(contents.len()).unwrap().to_le_bytes();
-    let name_len = u16::try_from(name.len()).unwrap().to_le_bytes();
-    // version needed, flags, method (stored), time, date
-    let common = [20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0];
-    let mut zip = Vec::new();
-    zip.extend([0x50, 0x4b, 0x03, 0x04]);
-    zip.extend(common);
-    zip.extend(crc);
-    zip.extend(size);
-    zip.extend(size);
-    zip.extend(name_len);
-    zip.extend([0, 0]);
-    zip.extend(name.as_bytes());
-    zip.extend(contents);
-    let central_at = u32::try_from(zip.len()).unwrap().to_le_bytes();
-    let mut central = vec![0x50, 0x4b, 0x01, 0x02, 20, 0];
-    central.extend(common);
-    central.extend(crc);
-    central.extend(size);
-    central.extend(size);
-    central.extend(name_len);
-    // extra length, comment length, disk, internal attributes, external attributes, offset
-    central.extend([0; 12]);
-    central.extend([0; 4]);
-    central.extend(name.as_bytes());
-    let central_len = u32::try_from(central.len()).unwrap().to_le_bytes();
-    zip.extend(&central);
-    zip.extend([0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0]);
-    zip.extend(central_len);
-    zip.extend(central_at);
-    zip.extend([0, 0]);
-    zip
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0_u32;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

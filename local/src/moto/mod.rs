@@ -6,6 +6,9 @@
 //! stopped when the value is dropped. What moto can and cannot stand in for is listed in the guide
 //! (`docs/src/local.md`).
 //!
+//! For Lambda, [`MotoServer::create_iam_role`] makes the execution role `CreateFunction` insists on,
+//! and [`stored_zip`] packs a one-file deployment package.
+//!
 //! ```no_run
 //! use lamina_local::moto::MotoServer;
 //!
@@ -30,6 +33,10 @@ use bytes::Bytes;
 use hyper::Method;
 
 use crate::loopback_http;
+
+mod lambda;
+
+pub use lambda::stored_zip;
 
 /// The command that installs `moto_server`, quoted in errors.
 pub const INSTALL_COMMAND: &str = "python3 -m pip install 'moto[server]'";
@@ -81,6 +88,14 @@ pub enum MotoError {
         /// Which admin call failed.
         what: &'static str,
         /// What went wrong.
+        detail: String,
+    },
+    /// A request to one of moto's AWS service APIs (not its admin API) failed or was refused.
+    #[error("moto {operation} request failed: {detail}")]
+    Service {
+        /// The service and action, `iam:CreateRole`.
+        operation: &'static str,
+        /// What went wrong, with moto's answer when there was one.
         detail: String,
     },
     /// A local I/O operation (finding a free port, creating the log file) failed.

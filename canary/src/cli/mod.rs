@@ -1,0 +1,435 @@
+//! The `canary` command line: arguments, and what each command does.
+
+mod codedeploy;
+pub(crate) mod exit;
+mod render;
+mod watch;
+
+use std::{sync::Arc, time::Duration};
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use lamina_canary::{
+    aws::AwsBackends,
+    clock::SystemClock,
+    codedeploy::{CodeDeployBackend, CodeDeployRequest, CodeDeployTarget},
+    controller::{CanaryError, Controller, DeployRequest, Ports, VersionChoice},
+    gate::{GatePolicy, GateSpec},
+    state::Phase,
+    strategy::{Strategy, parse_duration},
+};
+use serde::Serialize;
+
+const AFTER_HELP: &str = "\
+AWS access uses the standard configuration chain: profiles, AWS_REGION, AWS_ENDPOINT_URL.
+
+Exit codes:
+  0  the command did what was asked
+  1  a rollout was rolled back, or a promotion was refused by its gates
+  2  bad input: arguments, an unknown function, alias or version
+  3  AWS could not be reached, or refused the call
+  4  the alias's state forbids it: a rollout already in progress, none in progress,
+     another controller won, or the alias was edited by hand";
+
+/// Progressive delivery for AWS Lambda aliases: shift traffic to a new version step by step,
+/// check health gates at each step, and promote or roll back.
+#[derive(Debug, Parser)]
+#[command(name = "canary", version, after_help = AFTER_HELP)]
+pub(crate) struct Args {
+    /// How to print results: `text` for people, `json` for programs.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+    /// The AWS region (otherwise the configuration chain's).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// The AWS profile (otherwise the configuration chain's).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Lines for people; a live display on a terminal.
+    Text,
+    /// One JSON document per result (one per line when following).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a rollout: shift the alias's traffic to a new version by a strategy.
+    Deploy(DeployArgs),
+    /// Show where rollouts stand: versions, weights, step, next step time, gate results.
+    Status(StatusArgs),
+    /// Send all traffic to the new version now (its gates are still checked unless --force).
+    Promote(PromoteArgs),
+    /// Roll back to the stable version with no weights.
+    Abort(AbortArgs),
+    /// Advance every due rollout by one decision and exit (or keep going with --follow).
+    Run(RunArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+struct TargetArgs {
+    /// The function: a name or an ARN.
+    function: String,
+    /// The alias whose traffic shifts.
+    #[arg(long)]
+    alias: String,
+}
+
+#[derive(Debug, ClapArgs)]
+struct DeployArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// The published version to roll out.
+    #[arg(long, required_unless_present = "publish", conflicts_with = "publish")]
+    version: Option<String>,
+    /// Publish $LATEST as a new version and roll that out.
+    #[arg(long)]
+    publish: bool,
+    /// canary10-5m, canary10-10m, canary10-15m, canary10-30m, linear10-1m, linear10-2m,
+    /// linear10-3m, linear10-10m, all-at-once, or steps like `steps:5,25,50@2m`.
+    #[arg(long, default_value = "canary10-5m", value_parser = parse_strategy)]
+    strategy: Strategy,
+    /// A health gate (repeatable): error-rate<=1%, error-rate<=stable, errors<=5, throttles<=0,
+    /// duration-p99<=800ms, alarm:NAME, metric:NS/NAME{Dim=Value}:STAT<=N, manual, manual@50.
+    #[arg(long = "gate", value_parser = parse_gate)]
+    gates: Vec<GateSpec>,
+    /// A function to invoke before any traffic shifts; the rollout stops unless it succeeds.
+    #[arg(long)]
+    pre_hook: Option<String>,
+    /// A function to invoke once all traffic has shifted; the rollout rolls back unless it succeeds.
+    #[arg(long)]
+    post_hook: Option<String>,
+    /// Canary requests needed in a step before a gate gives a verdict.
+    #[arg(long, default_value_t = GatePolicy::default().min_requests)]
+    min_requests: u64,
+    /// Failed gate checks tolerated in one step before rolling back.
+    #[arg(long, default_value_t = GatePolicy::default().failure_limit)]
+    failure_limit: u32,
+    /// How long a gate whose data source fails may hold the rollout before it rolls back.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    data_deadline: Duration,
+    /// Hand the rollout to CodeDeploy in this application and deployment group (created when
+    /// missing) instead of driving the alias; only alarm:NAME gates apply there.
+    #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy)]
+    codedeploy: Option<CodeDeployTarget>,
+    /// The role CodeDeploy assumes, needed when --codedeploy creates the deployment group.
+    #[arg(long, value_name = "ARN", requires = "codedeploy")]
+    service_role: Option<String>,
+    /// Keep driving the rollout until it ends (exit 0 when promoted, 1 when rolled back).
+    #[arg(long, conflicts_with = "codedeploy")]
+    wait: bool,
+    /// How often to decide while waiting.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "wait")]
+    interval: Duration,
+}
+
+#[derive(Debug, ClapArgs)]
+struct StatusArgs {
+    /// The function (with --alias): show one rollout; without it, every rollout.
+    #[arg(requires = "alias", conflicts_with = "codedeploy")]
+    function: Option<String>,
+    /// Show the newest deployment of this CodeDeploy application and deployment group.
+    #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy)]
+    codedeploy: Option<CodeDeployTarget>,
+    /// The alias.
+    #[arg(long, requires = "function")]
+    alias: Option<String>,
+    /// Keep the display up to date until interrupted.
+    #[arg(long)]
+    watch: bool,
+    /// How often to refresh with --watch.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    interval: Duration,
+}
+
+#[derive(Debug, ClapArgs)]
+struct PromoteArgs {
+    /// The function: a name or an ARN.
+    #[arg(required_unless_present = "codedeploy", requires = "alias")]
+    function: Option<String>,
+    /// The alias whose rollout to finish.
+    #[arg(long, requires = "function")]
+    alias: Option<String>,
+    /// The CodeDeploy application and group whose deployment to finish (CodeDeploy refuses: it
+    /// cannot skip a Lambda deployment's waits; the answer says what to do instead).
+    #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy, conflicts_with = "function")]
+    codedeploy: Option<CodeDeployTarget>,
+    /// Promote even if a gate fails.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+struct AbortArgs {
+    /// The function: a name or an ARN.
+    #[arg(required_unless_present = "codedeploy", requires = "alias")]
+    function: Option<String>,
+    /// The alias whose rollout to roll back.
+    #[arg(long, requires = "function")]
+    alias: Option<String>,
+    /// Stop the CodeDeploy application and group's deployment, with automatic rollback.
+    #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy, conflicts_with = "function")]
+    codedeploy: Option<CodeDeployTarget>,
+}
+
+#[derive(Debug, ClapArgs)]
+struct RunArgs {
+    /// Keep deciding every --interval until interrupted.
+    #[arg(long)]
+    follow: bool,
+    /// How often to decide with --follow.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    interval: Duration,
+}
+
+fn parse_strategy(text: &str) -> Result<Strategy, String> {
+    text.parse::<Strategy>().map_err(|error| error.to_string())
+}
+
+fn parse_codedeploy(text: &str) -> Result<CodeDeployTarget, String> {
+    text.parse::<CodeDeployTarget>()
+}
+
+fn parse_gate(text: &str) -> Result<GateSpec, String> {
+    text.parse::<GateSpec>().map_err(|error| error.to_string())
+}
+
+/// Runs the command and returns the process's exit code.
+pub(crate) async fn run(args: Args) -> u8 {
+    let aws = Aws::load(&args).await;
+    let controller = &aws.controller;
+    let output = args.output;
+    let result = match args.command {
+        Command::Deploy(deploy) => match deploy.codedeploy.clone() {
+            Some(target) => run_codedeploy_deploy(&aws, deploy, target, output).await,
+            None => run_deploy(controller, deploy, output).await,
+        },
+        Command::Status(status) => match status.codedeploy.clone() {
+            Some(target) => codedeploy::status(&aws.codedeploy, &target, output).await,
+            None => run_status(controller, status, output).await,
+        },
+        Command::Promote(promote) => match (promote.codedeploy, promote.function, promote.alias) {
+            (Some(target), _, _) => aws
+                .codedeploy
+                .promote_latest(&target)
+                .await
+                .map(|()| exit::OK),
+            (None, Some(function), Some(alias)) => controller
+                .promote(&function, &alias, promote.force)
+                .await
+                .map(|status| {
+                    render::print(output, &status, render::status_text(&status));
+                    exit::OK
+                }),
+            (None, _, _) => unreachable_arguments(),
+        },
+        Command::Abort(abort) => match (abort.codedeploy, abort.function, abort.alias) {
+            (Some(target), _, _) => aws.codedeploy.abort_latest(&target).await.map(|report| {
+                codedeploy::print(output, &target, &report);
+                exit::OK
+            }),
+            (None, Some(function), Some(alias)) => {
+                controller.abort(&function, &alias).await.map(|status| {
+                    render::print(output, &status, render::status_text(&status));
+                    exit::OK
+                })
+            }
+            (None, _, _) => unreachable_arguments(),
+        },
+        Command::Run(run) => run_decisions(controller, run, output).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let code = exit::code_for(&error);
+            match output {
+                OutputFormat::Text => eprintln!("error: {error}"),
+                OutputFormat::Json => render::print_json(&ErrorDocument {
+                    error: error.to_string(),
+                    exit_code: code,
+                }),
+            }
+            code
+        }
+    }
+}
+
+/// The JSON printed for a failed command.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorDocument {
+    error: String,
+    exit_code: u8,
+}
+
+/// What the commands talk to: the controller on the alias backend, and CodeDeploy.
+struct Aws {
+    controller: Controller,
+    codedeploy: CodeDeployBackend,
+    aliases: Arc<dyn lamina_canary::ports::AliasStore>,
+}
+
+impl Aws {
+    async fn load(args: &Args) -> Self {
+        let sdk_config = sdk_config(args).await;
+        let backends = AwsBackends::new(&sdk_config);
+        let aliases = Arc::new(backends.aliases);
+        let controller = Controller::new(Ports {
+            aliases: aliases.clone(),
+            records: Arc::new(backends.records),
+            metrics: Arc::new(backends.metrics),
+            hooks: Arc::new(backends.hooks),
+            clock: Arc::new(SystemClock),
+        });
+        Self {
+            controller,
+            codedeploy: CodeDeployBackend::new(aws_sdk_codedeploy::Client::new(&sdk_config)),
+            aliases,
+        }
+    }
+}
+
+/// clap makes FUNCTION and --alias required without --codedeploy, so this cannot happen; it is
+/// still an answer, not a panic.
+fn unreachable_arguments() -> Result<u8, CanaryError> {
+    Err(CanaryError::InvalidInput(
+        "give FUNCTION --alias ALIAS, or --codedeploy APP/GROUP".to_owned(),
+    ))
+}
+
+async fn sdk_config(args: &Args) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &args.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
+async fn run_codedeploy_deploy(
+    aws: &Aws,
+    args: DeployArgs,
+    target: CodeDeployTarget,
+    output: OutputFormat,
+) -> Result<u8, CanaryError> {
+    let request = CodeDeployRequest {
+        target: target.clone(),
+        service_role_arn: args.service_role,
+        function: args.target.function,
+        alias: args.target.alias,
+        version: match args.version {
+            Some(version) => VersionChoice::Existing(version),
+            None => VersionChoice::Publish,
+        },
+        strategy: args.strategy,
+        gates: args.gates,
+        pre_hook: args.pre_hook,
+        post_hook: args.post_hook,
+    };
+    let report = aws
+        .codedeploy
+        .start_rollout(aws.aliases.as_ref(), &request)
+        .await?;
+    codedeploy::print(output, &target, &report);
+    Ok(exit::OK)
+}
+
+async fn run_deploy(
+    controller: &Controller,
+    args: DeployArgs,
+    output: OutputFormat,
+) -> Result<u8, CanaryError> {
+    let request = DeployRequest {
+        function: args.target.function.clone(),
+        alias: args.target.alias.clone(),
+        version: match args.version {
+            Some(version) => VersionChoice::Existing(version),
+            None => VersionChoice::Publish,
+        },
+        strategy: args.strategy,
+        gates: args.gates,
+        policy: GatePolicy {
+            min_requests: args.min_requests,
+            failure_limit: args.failure_limit,
+            data_deadline: args.data_deadline,
+        },
+        pre_hook: args.pre_hook,
+        post_hook: args.post_hook,
+    };
+    let status = controller.deploy(request).await?;
+    render::print(output, &status, render::status_text(&status));
+    if !args.wait {
+        return Ok(exit::OK);
+    }
+    let function = &args.target.function;
+    let alias = &args.target.alias;
+    loop {
+        let status = controller.status(function, alias).await?;
+        match status.phase {
+            Phase::Succeeded => return Ok(exit::OK),
+            Phase::RolledBack => return Ok(exit::ROLLED_BACK),
+            Phase::Paused => {
+                // A manual gate: only a person can move it on, so stop waiting here.
+                return Ok(exit::OK);
+            }
+            Phase::PreHook | Phase::Shifting | Phase::PostHook => {}
+        }
+        tokio::time::sleep(args.interval).await;
+        let outcome = controller.run_once(function, alias).await?;
+        render::print(output, &outcome, render::outcome_text(&outcome));
+    }
+}
+
+async fn run_status(
+    controller: &Controller,
+    args: StatusArgs,
+    output: OutputFormat,
+) -> Result<u8, CanaryError> {
+    let target = args.function.zip(args.alias);
+    if args.watch {
+        return watch::watch(controller, target, output, args.interval).await;
+    }
+    match target {
+        Some((function, alias)) => {
+            let status = controller.status(&function, &alias).await?;
+            render::print(output, &status, render::status_text(&status));
+        }
+        None => {
+            let statuses = controller.status_all().await?;
+            render::print(output, &statuses, render::statuses_text(&statuses));
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn run_decisions(
+    controller: &Controller,
+    args: RunArgs,
+    output: OutputFormat,
+) -> Result<u8, CanaryError> {
+    loop {
+        let outcomes = controller.run_all().await?;
+        let failed = outcomes.iter().any(|outcome| {
+            matches!(
+                outcome.action,
+                lamina_canary::controller::Action::Failed { .. }
+            )
+        });
+        if args.follow {
+            for outcome in &outcomes {
+                render::print(output, outcome, render::outcome_text(outcome));
+            }
+        } else {
+            render::print(output, &outcomes, render::outcomes_text(&outcomes));
+            return Ok(if failed { exit::AWS } else { exit::OK });
+        }
+        tokio::time::sleep(args.interval).await;
+    }
+}

@@ -1,0 +1,221 @@
+//! `canary deploy`: validate everything, write the record, then the first transition.
+
+use super::{
+    CanaryError, Controller, DeployRequest, MAX_CONFLICTS, RolloutStatus, VersionChoice, status,
+};
+use crate::{
+    decision::plan_start,
+    gate::GateReport,
+    ports::{AliasState, PortError},
+    record::{RECORD_FORMAT, RolloutRecord},
+    state::{LiveState, unix_seconds},
+};
+
+fn is_published(version: &str) -> bool {
+    !version.is_empty() && version.len() <= 10 && version.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A function or alias name, or a hook's name, ARN or `name:qualifier`, as Lambda accepts them.
+fn check_name(what: &str, name: &str) -> Result<(), CanaryError> {
+    let valid = !name.is_empty()
+        && name.len() <= 170
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.' | b'$'));
+    if valid {
+        Ok(())
+    } else {
+        Err(CanaryError::InvalidInput(format!(
+            "{what} {name:?} is not a valid Lambda name"
+        )))
+    }
+}
+
+impl Controller {
+    /// Starts a rollout. Everything is checked before anything is written: the function and
+    /// alias exist, the version exists and is not already the alias's primary, no rollout is in
+    /// progress on the alias (one that is over may be replaced), and the alias has no routing of
+    /// its own. With [`VersionChoice::Publish`], `$LATEST` is published first. Then the record is
+    /// written, then the first transition in one conditional alias write.
+    pub async fn deploy(&self, request: DeployRequest) -> Result<RolloutStatus, CanaryError> {
+        let DeployRequest {
+            function,
+            alias,
+            version,
+            strategy,
+            gates,
+            policy,
+            pre_hook,
+            post_hook,
+        } = request;
+        check_name("the function", &function)?;
+        check_name("the alias", &alias)?;
+        for hook in pre_hook.iter().chain(&post_hook) {
+            check_name("the hook function", hook)?;
+        }
+        if let VersionChoice::Existing(version) = &version
+            && !is_published(version)
+        {
+            return Err(CanaryError::InvalidInput(format!(
+                "{version:?} is not a published version number"
+            )));
+        }
+
+        let state = self.read_alias(&function, &alias).await?;
+        let original_description = self.check_alias(&function, &alias, &state).await?;
+        let canary_version = match version {
+            VersionChoice::Existing(version) => {
+                let exists = match self.ports.aliases.version_exists(&function, &version).await {
+                    Ok(exists) => exists,
+                    Err(PortError::NotFound(_)) => false,
+                    Err(error) => return Err(CanaryError::Aws(error)),
+                };
+                if !exists {
+                    return Err(CanaryError::NotFound(format!(
+                        "version {version} of {function} does not exist"
+                    )));
+                }
+                version
+            }
+            VersionChoice::Publish => self.ports.aliases.publish_version(&function).await?,
+        };
+        if canary_version == state.function_version {
+            return Err(CanaryError::InvalidInput(format!(
+                "{function}:{alias} already points at version {canary_version}; there is nothing to roll out"
+            )));
+        }
+
+        let record = RolloutRecord {
+            format: RECORD_FORMAT,
+            id: RolloutRecord::new_id(),
+            function: function.clone(),
+            alias: alias.clone(),
+            stable_version: state.function_version.clone(),
+            canary_version,
+            strategy,
+            gates,
+            policy,
+            pre_hook,
+            post_hook,
+            created_at: unix_seconds(self.now()),
+            original_description,
+        };
+        let document = record.to_json().map_err(|error| {
+            CanaryError::InvalidInput(format!("the rollout record cannot be written: {error}"))
+        })?;
+        self.ports
+            .records
+            .put_record(&function, &alias, &document)
+            .await?;
+        let record = std::sync::Arc::new(record);
+        self.remember(&record);
+
+        let mut state = state;
+        for _ in 0..MAX_CONFLICTS {
+            let plan = plan_start(&record, self.now());
+            let (Some(update), Some(next)) = (plan.update, plan.next) else {
+                return Err(CanaryError::Conflict(
+                    "the rollout has no first step".to_owned(),
+                ));
+            };
+            match self
+                .ports
+                .aliases
+                .update_alias(&function, &alias, &update, &state.revision_id)
+                .await
+            {
+                Ok(written) => {
+                    self.keep_record(&record, &document).await;
+                    return Ok(status::build(
+                        &record,
+                        &next,
+                        &written,
+                        GateReport::default(),
+                    ));
+                }
+                Err(PortError::Conflict(_)) => {
+                    state = self.read_alias(&function, &alias).await?;
+                    self.check_alias(&function, &alias, &state).await?;
+                    if state.function_version != record.stable_version {
+                        return Err(CanaryError::Conflict(format!(
+                            "{function}:{alias} moved to version {} while deploying; deploy again",
+                            state.function_version
+                        )));
+                    }
+                }
+                Err(error) => return Err(CanaryError::Aws(error)),
+            }
+        }
+        Err(CanaryError::Conflict(format!(
+            "{function}:{alias} kept changing while deploying ({MAX_CONFLICTS} conflicting writes); try again"
+        )))
+    }
+
+    /// After winning the first transition, makes sure the stored record is this rollout's: a
+    /// deploy racing this one may have replaced it before losing the alias write (the record
+    /// store has no condition). Best effort: a failure here leaves the record as it is.
+    async fn keep_record(&self, record: &RolloutRecord, document: &str) {
+        let stored = self
+            .ports
+            .records
+            .get_record(&record.function, &record.alias)
+            .await;
+        let ours = matches!(&stored, Ok(Some(stored))
+            if RolloutRecord::from_json(stored).is_ok_and(|stored| stored.id == record.id));
+        if stored.is_ok() && !ours {
+            let _ = self
+                .ports
+                .records
+                .put_record(&record.function, &record.alias, document)
+                .await;
+        }
+    }
+
+    /// Checks that a rollout may start on the alias, returning the description to keep as the
+    /// alias's original one.
+    async fn check_alias(
+        &self,
+        function: &str,
+        alias: &str,
+        state: &AliasState,
+    ) -> Result<String, CanaryError> {
+        if !is_published(&state.function_version) {
+            return Err(CanaryError::InvalidInput(format!(
+                "{function}:{alias} points at {}; Lambda can only split traffic from a published version",
+                state.function_version
+            )));
+        }
+        let original = match LiveState::decode(&state.description) {
+            Ok(None) => state.description.clone(),
+            Ok(Some(live)) if !live.phase.is_terminal() => {
+                return Err(CanaryError::AlreadyInProgress { id: live.id });
+            }
+            Ok(Some(live)) => {
+                // Keep the description from before the first rollout, if the record says it.
+                match self.ports.records.get_record(function, alias).await? {
+                    Some(document) => RolloutRecord::from_json(&document)
+                        .ok()
+                        .filter(|record| record.id == live.id)
+                        .map(|record| record.original_description)
+                        .unwrap_or_default(),
+                    None => String::new(),
+                }
+            }
+            Err(error) => {
+                return Err(CanaryError::Drift(format!(
+                    "the description of {function}:{alias} looks like lamina-canary's but cannot be read ({error}); fix it by hand first"
+                )));
+            }
+        };
+        if let Some(routing) = &state.routing
+            && routing.weight > 0.0
+        {
+            return Err(CanaryError::Drift(format!(
+                "{function}:{alias} already sends {}% of its traffic to version {}; remove that routing first",
+                routing.weight * 100.0,
+                routing.version
+            )));
+        }
+        Ok(original)
+    }
+}

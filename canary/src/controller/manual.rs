@@ -1,0 +1,117 @@
+//! `canary promote` and `canary abort`.
+
+use super::{CanaryError, Controller, MAX_CONFLICTS, RolloutStatus, status};
+use crate::{
+    decision::{drift, plan_abort, plan_promote},
+    gate::GateReport,
+    ports::PortError,
+    state::Phase,
+};
+
+/// Which person-driven transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Promote { force: bool },
+    Abort,
+}
+
+impl Controller {
+    /// Makes the canary the primary version now (then the post-traffic hook runs at the next
+    /// decision, or the rollout has succeeded), from the pre-hook, shifting or paused phase.
+    /// Unless `force`, the gates are evaluated first and a failing (or unreadable) one refuses
+    /// the promotion.
+    pub async fn promote(
+        &self,
+        function: &str,
+        alias: &str,
+        force: bool,
+    ) -> Result<RolloutStatus, CanaryError> {
+        self.command(function, alias, Command::Promote { force })
+            .await
+    }
+
+    /// Puts the stable version back (no routing), with `why=abort` (or `why=drift` when the
+    /// alias was edited by hand), from any phase that is not over.
+    pub async fn abort(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
+        self.command(function, alias, Command::Abort).await
+    }
+
+    async fn command(
+        &self,
+        function: &str,
+        alias: &str,
+        command: Command,
+    ) -> Result<RolloutStatus, CanaryError> {
+        for _ in 0..MAX_CONFLICTS {
+            let snapshot = self.snapshot(function, alias).await?;
+            let (state, live, record) = (snapshot.alias, snapshot.live, snapshot.record);
+            let now = self.now();
+            if live.phase.is_terminal() {
+                return Err(CanaryError::NoRollout {
+                    function: function.to_owned(),
+                    alias: alias.to_owned(),
+                });
+            }
+            let (plan, report) = match command {
+                Command::Promote { force } => {
+                    if live.phase == Phase::PostHook {
+                        return Err(CanaryError::Conflict(format!(
+                            "rollout {} on {function}:{alias} is already promoted; its post-traffic hook runs at the next `canary run`",
+                            live.id
+                        )));
+                    }
+                    if live.id != record.id {
+                        return Err(CanaryError::Drift(format!(
+                            "{function}:{alias} describes rollout {} but the stored record is rollout {}; abort the rollout instead",
+                            live.id, record.id
+                        )));
+                    }
+                    if let Some(detail) = drift(&record, &live, &state) {
+                        return Err(CanaryError::Drift(format!(
+                            "{function}:{alias} was edited by hand during the rollout ({detail}); abort the rollout instead"
+                        )));
+                    }
+                    let report = if force {
+                        None
+                    } else {
+                        self.evaluate(&record, &live, now).await
+                    };
+                    // With the phase and the alias checked, only the gates can refuse.
+                    let plan = plan_promote(&record, &live, &state, report.as_ref(), force, now)
+                        .map_err(CanaryError::Refused)?;
+                    (plan, report)
+                }
+                Command::Abort => (
+                    plan_abort(&record, &live, &state, now).map_err(CanaryError::Drift)?,
+                    None,
+                ),
+            };
+            let (Some(update), Some(next)) = (plan.update, plan.next) else {
+                return Err(CanaryError::Conflict(format!(
+                    "rollout {} on {function}:{alias} has nothing to change",
+                    live.id
+                )));
+            };
+            match self
+                .ports
+                .aliases
+                .update_alias(function, alias, &update, &state.revision_id)
+                .await
+            {
+                Ok(written) => {
+                    return Ok(status::build(
+                        &record,
+                        &next,
+                        &written,
+                        report.unwrap_or_else(GateReport::default),
+                    ));
+                }
+                Err(PortError::Conflict(_)) => continue,
+                Err(error) => return Err(CanaryError::Aws(error)),
+            }
+        }
+        Err(CanaryError::Conflict(format!(
+            "{function}:{alias} kept changing under this controller ({MAX_CONFLICTS} conflicting writes); try again"
+        )))
+    }
+}

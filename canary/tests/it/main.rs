@@ -1,0 +1,13 @@
+//! lamina-canary's integration tests.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod aws_lambda;
+mod aws_ssm;
+mod cli;
+mod cli_cases;
+mod cloudwatch;
+mod codedeploy;
+mod crash;
+mod race;
+mod rollouts;

@@ -15,8 +15,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::{Service, ServiceExt as _};
 
-/// The largest request body the local server reads, as API Gateway's limit: 10 MB.
+/// The largest request body the local server reads by default, as API Gateway's limit: 10 MiB.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+/// How long [`LocalServer::shutdown`] waits for requests in flight.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,7 +37,8 @@ impl LocalServer {
         self.address
     }
 
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Stops accepting connections, lets the requests in flight finish (idle keep-alive
+    /// connections are closed; waits at most 30 s), then returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let _ = (&mut self.accept).await;
@@ -45,6 +48,40 @@ impl LocalServer {
 impl Drop for LocalServer {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// How [`serve_local_with`] serves; the default is what [`serve_local`] does.
+///
+/// ```
+/// use lamina_middleware::init::LocalServerOptions;
+///
+/// // Let an upload route with its own 10 MiB check see (and refuse) bigger bodies itself.
+/// let options = LocalServerOptions::default().max_request_bytes(16 * 1024 * 1024);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+pub struct LocalServerOptions {
+    max_request_bytes: usize,
+}
+
+impl Default for LocalServerOptions {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: MAX_REQUEST_BYTES,
+        }
+    }
+}
+
+impl LocalServerOptions {
+    /// The largest request body read (default 10 MiB, API Gateway's limit). A bigger body is
+    /// answered `413` with an `application/problem+json` body by the server itself, before the
+    /// service and its layers (CORS included) see the request; raise it above the service's own
+    /// limits when the service should answer those refusals.
+    #[must_use]
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
     }
 }
 
@@ -66,6 +103,9 @@ impl Drop for LocalServer {
 /// # }
 /// ```
 ///
+/// Request bodies over 10 MiB are answered `413` (see [`LocalServerOptions`] and
+/// [`serve_local_with`] to change that).
+///
 /// # Errors
 /// The address cannot be bound.
 pub async fn serve_local<S, E>(address: SocketAddr, service: S) -> std::io::Result<LocalServer>
@@ -75,13 +115,54 @@ where
     E: Into<BoxError> + Send + 'static,
 {
     let listener = TcpListener::bind(address).await?;
+    serve_local_with(listener, service, LocalServerOptions::default()).await
+}
+
+/// Like [`serve_local`], on a listener bound beforehand and with [`LocalServerOptions`].
+///
+/// Binding first gives the port (with port 0, a free one) before the service is built, for a
+/// service that needs its own URL (a token issuer, signed upload URLs); connections made in
+/// between wait in the listener's backlog.
+///
+/// ```no_run
+/// use lamina_middleware::init::{LocalServerOptions, serve_local_with};
+/// use lambda_http::{Body, Request, Response};
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let base = format!("http://{}", listener.local_addr()?);
+/// let service = tower::service_fn(move |_request: Request| {
+///     let body = format!("served from {base}");
+///     async move { Ok::<_, lambda_http::Error>(Response::new(Body::from(body))) }
+/// });
+/// let options = LocalServerOptions::default().max_request_bytes(16 * 1024 * 1024);
+/// let server = serve_local_with(listener, service, options).await?;
+/// println!("listening on http://{}", server.local_addr());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// The listener's local address cannot be read.
+pub async fn serve_local_with<S, E>(
+    listener: TcpListener,
+    service: S,
+    options: LocalServerOptions,
+) -> std::io::Result<LocalServer>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = E> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    E: Into<BoxError> + Send + 'static,
+{
     let address = listener.local_addr()?;
+    let max_request_bytes = options.max_request_bytes;
     let (stop, mut stopped) = watch::channel(false);
     let accept = tokio::spawn(async move {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         loop {
             let connection = tokio::select! {
                 accepted = listener.accept() => accepted,
-                _ = stopped.changed() => return,
+                _ = stopped.changed() => break,
             };
             let (stream, _peer) = match connection {
                 Ok(connection) => connection,
@@ -91,18 +172,26 @@ where
                 }
             };
             let service = service.clone();
+            let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let service = service.clone();
+                async move { Ok::<_, Infallible>(handle(service, request, max_request_bytes).await) }
+            });
+            let connection = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), handler)
+                .into_owned();
+            let connection = graceful.watch(connection);
             tokio::spawn(async move {
-                let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let service = service.clone();
-                    async move { Ok::<_, Infallible>(handle(service, request).await) }
-                });
-                if let Err(error) = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), handler)
-                    .await
-                {
+                if let Err(error) = connection.await {
                     tracing::debug!(%error, "local connection ended with an error");
                 }
             });
+        }
+        drop(listener);
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("local connections still open after the shutdown grace period");
         }
     });
     Ok(LocalServer {
@@ -112,15 +201,19 @@ where
     })
 }
 
-async fn handle<S, E>(service: S, request: Request<Incoming>) -> Response<Full<Bytes>>
+async fn handle<S, E>(
+    service: S,
+    request: Request<Incoming>,
+    max_request_bytes: usize,
+) -> Response<Full<Bytes>>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = E>,
     E: Into<BoxError>,
 {
     let (parts, incoming) = request.into_parts();
-    let bytes = match Limited::new(incoming, MAX_REQUEST_BYTES).collect().await {
+    let bytes = match Limited::new(incoming, max_request_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        Err(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
     };
     let body = if bytes.is_empty() {
         Body::Empty
@@ -138,13 +231,24 @@ where
         Err(error) => {
             let error: BoxError = error.into();
             tracing::error!(%error, "the service failed a local request");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+/// An `application/problem+json` answer, like the ones `ProblemLayer` makes.
+fn problem(status: StatusCode, detail: &'static str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or_default(),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/problem+json"),
+    );
     response
 }

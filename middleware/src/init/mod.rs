@@ -30,5 +30,5 @@ mod prefetch;
 
 pub use aws::{load_aws_config, shared_aws_config};
 pub use lazy::LazyClient;
-pub use local_server::{LocalServer, serve_local};
+pub use local_server::{LocalServer, LocalServerOptions, serve_local, serve_local_with};
 pub use prefetch::{Prefetch, PrefetchError, PrefetchReport};

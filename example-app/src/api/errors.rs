@@ -1,0 +1,45 @@
+//! How use-case errors become problem+json responses, and the response helpers.
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use lamina_middleware::errors::{ApiError, HttpError, Problem};
+use serde::Serialize;
+
+use crate::app::AppError;
+
+impl HttpError for AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::GroupNotFound(_) | Self::ImageNotFound(_) => StatusCode::NOT_FOUND,
+            Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::UploadForbidden(_) => StatusCode::FORBIDDEN,
+            Self::WrongContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::AlreadyUploaded(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A JSON response with `status`.
+pub(crate) fn json_response(
+    status: StatusCode,
+    body: &impl Serialize,
+) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(ApiError::internal)?;
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// A 413 problem: the body is larger than `max` bytes.
+pub(crate) fn too_large(max: usize) -> ApiError {
+    ApiError::from_problem(
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+            .with_detail(format!("the request body is larger than {max} bytes")),
+    )
+}

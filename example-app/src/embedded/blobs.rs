@@ -1,0 +1,234 @@
+//! [`BlobStore`] on the filesystem: one file per key in the blob directory, written atomically,
+//! with HMAC-signed local upload URLs.
+//!
+//! Each file starts with one header line, `udagram-blob/1 <content type>\n`, then the bytes: the
+//! content type lives beside the bytes in the same file, so one rename replaces both together.
+//! A write goes to a temporary file in the same directory (named with a leading `.`, which no
+//! key has), is fsynced, renamed over the key, and the directory is fsynced: a crash leaves the
+//! old blob or the new one, never a mix. Leftover temporary files are removed on open.
+
+use std::{
+    fmt,
+    fs::{self, File, OpenOptions},
+    io::{ErrorKind, Write},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use bytes::Bytes;
+
+use crate::{
+    ports::{BlobStore, BoxFuture, PortError, UploadUrl},
+    upload_url,
+};
+
+const HEADER_PREFIX: &[u8] = b"udagram-blob/1 ";
+const TEMP_SUFFIX: &str = ".tmp";
+/// The suffix of a thumbnail's key.
+pub const THUMBNAIL_SUFFIX: &str = ".thumb.png";
+
+/// Checks a blob key: a lower-case hyphenated UUID, optionally followed by `.thumb.png`.
+/// Anything else (`..`, `/`, absolute paths, NUL, empty) is [`PortError::Invalid`].
+pub fn validate_key(key: &str) -> Result<(), PortError> {
+    let id = key.strip_suffix(THUMBNAIL_SUFFIX).unwrap_or(key);
+    match uuid::Uuid::try_parse(id) {
+        Ok(uuid) if uuid.hyphenated().to_string() == id => Ok(()),
+        _ => Err(PortError::Invalid(format!(
+            "bad blob key {:?}",
+            truncate(key)
+        ))),
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+fn validate_content_type(content_type: &str) -> Result<(), PortError> {
+    let ok = !content_type.is_empty()
+        && content_type.len() <= 255
+        && content_type.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(PortError::Invalid("bad content type".into()))
+    }
+}
+
+fn io_error(what: &str, error: std::io::Error) -> PortError {
+    PortError::Unavailable(format!("{what}: {error}"))
+}
+
+/// The local blob store. Clone-able; `Debug` never shows the signing key.
+#[derive(Clone)]
+pub struct FileBlobStore {
+    dir: Arc<PathBuf>,
+    public_base_url: Arc<str>,
+    signing_key: Arc<Vec<u8>>,
+}
+
+impl fmt::Debug for FileBlobStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileBlobStore")
+            .field("dir", &self.dir)
+            .field("public_base_url", &self.public_base_url)
+            .field("signing_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl FileBlobStore {
+    /// Opens (creating) the blob directory `dir`; URLs start with `public_base_url` (a trailing
+    /// `/` is ignored); upload URLs are signed with `signing_key`. Removes temporary files left
+    /// by a crash, so one process at a time owns a blob directory.
+    pub fn open(
+        dir: &Path,
+        public_base_url: &str,
+        signing_key: Vec<u8>,
+    ) -> Result<Self, PortError> {
+        fs::create_dir_all(dir).map_err(|e| io_error("creating the blob directory", e))?;
+        remove_leftover_temp_files(dir)?;
+        Ok(Self {
+            dir: Arc::new(dir.to_path_buf()),
+            public_base_url: public_base_url.trim_end_matches('/').into(),
+            signing_key: Arc::new(signing_key),
+        })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, PortError> {
+        validate_key(key)?;
+        Ok(self.dir.join(key))
+    }
+}
+
+fn remove_leftover_temp_files(dir: &Path) -> Result<(), PortError> {
+    let entries = fs::read_dir(dir).map_err(|e| io_error("reading the blob directory", e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            fs::remove_file(entry.path()).map_err(|e| io_error("removing a temp file", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `content_type` and `bytes` to `path` atomically (see the module docs).
+fn write_atomically(path: &Path, content_type: &str, bytes: &[u8]) -> Result<(), PortError> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| PortError::Invalid("blob path has no directory".into()))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = dir.join(format!(
+        ".{name}.{}{TEMP_SUFFIX}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| io_error("creating a temp file", e))?;
+        let mut write = |part: &[u8]| {
+            file.write_all(part)
+                .map_err(|e| io_error("writing a blob", e))
+        };
+        write(HEADER_PREFIX)?;
+        write(content_type.as_bytes())?;
+        write(b"\n")?;
+        write(bytes)?;
+        file.sync_all().map_err(|e| io_error("syncing a blob", e))?;
+        fs::rename(&temp, path).map_err(|e| io_error("renaming a blob", e))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error("syncing the blob directory", e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Reads a blob file: its bytes and content type, or `None` when there is none.
+fn read_blob(path: &Path) -> Result<Option<(Bytes, String)>, PortError> {
+    let data = match fs::read(path) {
+        Ok(data) => data,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("reading a blob", e)),
+    };
+    let corrupt = || PortError::Unavailable("corrupt blob file".into());
+    let rest = data.strip_prefix(HEADER_PREFIX).ok_or_else(corrupt)?;
+    let end = rest.iter().position(|&b| b == b'\n').ok_or_else(corrupt)?;
+    let content_type = std::str::from_utf8(&rest[..end])
+        .map_err(|_| corrupt())?
+        .to_owned();
+    let start = HEADER_PREFIX.len() + end + 1;
+    Ok(Some((Bytes::from(data).slice(start..), content_type)))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PortError> + Send + 'static,
+) -> Result<T, PortError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PortError::Unavailable(format!("blob task failed: {e}")))?
+}
+
+impl BlobStore for FileBlobStore {
+    fn put_blob<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Bytes,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            validate_content_type(content_type)?;
+            let content_type = content_type.to_owned();
+            blocking(move || write_atomically(&path, &content_type, &bytes)).await
+        })
+    }
+
+    fn get_blob<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Bytes, String)>, PortError>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            blocking(move || read_blob(&path)).await
+        })
+    }
+
+    fn upload_url<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        max_bytes: u64,
+        expires_in: Duration,
+    ) -> BoxFuture<'a, Result<UploadUrl, PortError>> {
+        Box::pin(async move {
+            validate_key(key)?;
+            validate_content_type(content_type)?;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_err(|_| PortError::Unavailable("the clock is before 1970".into()))?;
+            let expires = now.as_secs().saturating_add(expires_in.as_secs());
+            let query = upload_url::sign(&self.signing_key, key, expires, content_type, max_bytes);
+            Ok(UploadUrl {
+                url: format!("{}/uploads/{key}?{query}", self.public_base_url),
+                content_type: content_type.to_owned(),
+                max_bytes,
+                expires_in,
+            })
+        })
+    }
+
+    fn read_url(&self, key: &str) -> String {
+        format!("{}/files/{key}", self.public_base_url)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests;

@@ -1,0 +1,119 @@
+//! Opaque page keys: base64url (no padding) of JSON of the last item's sort key.
+//!
+//! Read back strictly: a key must decode, parse, name the same listing (groups, or the images of
+//! the same group), and carry an RFC 3339 timestamp and a UUID, else
+//! [`PortError::InvalidPageKey`]. The values only ever reach SQL as bound parameters.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::ports::PortError;
+
+/// Longer keys are refused before decoding.
+const MAX_KEY_LEN: usize = 512;
+
+/// Where a page stopped: the last item's `(timestamp, id)` in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageKey {
+    /// The listing: `"groups"` or `"images:<groupId>"`.
+    #[serde(rename = "l")]
+    pub(crate) listing: String,
+    /// The last item's timestamp.
+    #[serde(rename = "t")]
+    pub(crate) timestamp: String,
+    /// The last item's id.
+    #[serde(rename = "i")]
+    pub(crate) id: String,
+}
+
+impl PageKey {
+    /// Encodes the key for a client.
+    pub(crate) fn encode(&self) -> String {
+        // Serialising three strings cannot fail; an empty key would be refused when read back.
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Decodes and validates a key a client sent back for `listing`.
+    pub(crate) fn decode(text: &str, listing: &str) -> Result<Self, PortError> {
+        let invalid = |why: &str| PortError::InvalidPageKey(why.to_owned());
+        if text.is_empty() || text.len() > MAX_KEY_LEN {
+            return Err(invalid("wrong length"));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| invalid("not base64url"))?;
+        let key: PageKey = serde_json::from_slice(&bytes).map_err(|_| invalid("not a page key"))?;
+        if key.listing != listing {
+            return Err(invalid("made for another listing"));
+        }
+        if OffsetDateTime::parse(&key.timestamp, &Rfc3339).is_err() {
+            return Err(invalid("bad timestamp"));
+        }
+        if uuid::Uuid::try_parse(&key.id).is_err() {
+            return Err(invalid("bad id"));
+        }
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> PageKey {
+        PageKey {
+            listing: "groups".into(),
+            timestamp: "2026-01-02T03:04:05.678Z".into(),
+            id: "0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let text = key().encode();
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(PageKey::decode(&text, "groups").unwrap(), key());
+    }
+
+    #[test]
+    fn forged_and_garbage_keys_are_invalid() {
+        let json = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let cases = [
+            String::new(),
+            "!!!".into(),
+            "a".repeat(MAX_KEY_LEN + 1),
+            URL_SAFE_NO_PAD.encode("not json"),
+            json(serde_json::json!({"l": "groups", "t": "x' OR 1=1 --", "i": key().id})),
+            json(
+                serde_json::json!({"l": "groups", "t": key().timestamp, "i": "1; DROP TABLE groups"}),
+            ),
+            json(serde_json::json!({"l": "images:x", "t": key().timestamp, "i": key().id})),
+            json(serde_json::json!({"l": "groups", "t": key().timestamp})),
+            json(serde_json::json!({"l": "groups", "t": key().timestamp, "i": key().id, "x": 1})),
+            json(serde_json::json!([1, 2, 3])),
+        ];
+        for case in cases {
+            assert!(
+                matches!(
+                    PageKey::decode(&case, "groups"),
+                    Err(PortError::InvalidPageKey(_))
+                ),
+                "{case}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(text in ".{0,600}") {
+            let _ = PageKey::decode(&text, "groups");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Udagram: the serverless image-sharing app, built only with Lamina.
+//!
+//! The same handlers run on AWS (Lambda, API Gateway, DynamoDB, S3, SNS) and on one machine
+//! (`udagram serve`) with the embedded adapters: SQLite for records and search, a directory for
+//! image bytes, an in-process event bus.
+
+pub mod api;
+pub mod app;
+pub mod dev_issuer;
+pub mod domain;
+pub mod embedded;
+pub mod events;
+pub mod ports;
+pub mod serve;
+pub mod thumbnail;
+pub mod upload_url;

@@ -1,0 +1,298 @@
+//! `udagram serve`: the whole app in one process on 127.0.0.1, with the embedded adapters.
+//!
+//! Startup: bind (port 0 picks a free port), open the data directory (SQLite, blobs, the
+//! URL-signing key, the development issuer's key), build the API with its middleware stack, start
+//! the upload processor, then print `udagram listening on http://127.0.0.1:PORT` on stdout. The
+//! processor first re-processes stored uploads whose image is still pending: the in-process bus
+//! loses its queue when the process is killed after answering 204.
+//!
+//! Shutdown (when `shutdown` completes, e.g. on SIGINT/SIGTERM): stop accepting connections,
+//! answer 503 to new requests on open connections, wait for in-flight requests, process the events
+//! already queued, return.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use udagram::serve::{ServeOptions, run};
+//! // Or `start(options)` for a `Server` to shut down yourself (tests).
+//!
+//! let options = ServeOptions { data_dir: "udagram-data".into(), port: 0 };
+//! run(options, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod inflight;
+pub(crate) mod key_file;
+
+use std::future::Future;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm};
+use lamina_middleware::init::{LocalServer, LocalServerOptions, serve_local_with};
+use lamina_middleware::secrets::SecretCache;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ApiState, LocalRoutes, Schemas};
+use crate::app::{App, MAX_UPLOAD_BYTES};
+use crate::dev_issuer::{AUDIENCE, DevIssuer};
+use crate::domain::{ImageStatus, ImageUploaded};
+use crate::embedded::{
+    ChannelBus, EmbeddedStore, FileBlobStore, LocalHub, blobs_dir, signing_key_path,
+};
+use crate::events::UploadProcessor;
+use crate::ports::ImageStore;
+
+pub use inflight::DrainingService;
+use key_file::{KeyFileSource, SIGNING_KEY_NAME};
+
+/// How long shutdown waits for in-flight requests and queued events.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request body the local server reads: above [`MAX_UPLOAD_BYTES`], so the upload
+/// route's own check (inside the CORS layer) answers bigger uploads, with CORS headers.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+const _: () = assert!(MAX_REQUEST_BYTES as u64 > MAX_UPLOAD_BYTES);
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The data directory (created when missing).
+    pub data_dir: PathBuf,
+    /// The port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+}
+
+/// A running server: its URL, and what shutdown has to stop and drain.
+#[derive(Debug)]
+pub struct Server {
+    url: String,
+    server: LocalServer,
+    api: DrainingService,
+    stop_events: watch::Sender<bool>,
+    drain: JoinHandle<()>,
+}
+
+impl Server {
+    /// `http://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops accepting connections, answers 503 to new requests on open ones, waits for the
+    /// requests in flight, then processes the upload events already queued.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        self.server.shutdown().await;
+        if !self.api.close_and_wait(DRAIN_TIMEOUT).await {
+            tracing::warn!("in-flight requests did not finish in time");
+        }
+        let _ = self.stop_events.send(true);
+        match tokio::time::timeout(DRAIN_TIMEOUT, self.drain).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the upload processor failed"),
+            Err(_) => tracing::warn!("queued uploads were not all processed in time"),
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// Serves until `shutdown` completes, then drains and returns; prints the ready line on stdout.
+///
+/// # Errors
+/// The port cannot be bound or the data directory cannot be opened.
+pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let server = start(options).await?;
+    println!("udagram listening on {}", server.url());
+    let _ = std::io::stdout().flush();
+    shutdown.await;
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Binds, opens the data directory, and starts serving and processing uploads.
+///
+/// # Errors
+/// The port cannot be bound or the data directory cannot be opened.
+pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
+    let data_dir = options.data_dir;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+
+    // The URLs (issuer, JWKS, blobs) name the port, known only once bound: bind first, build
+    // the API, then serve (connections made in between wait in the listener's backlog).
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let bound = listener
+        .local_addr()
+        .with_context(|| format!("cannot read the address bound for {address}"))?;
+    let base = format!("http://{bound}");
+
+    // Opening the store makes the URL-signing key on first run; it is then read through
+    // Lamina's SecretCache, as Secrets Manager would be on AWS.
+    let store = EmbeddedStore::open(&data_dir).context("cannot open the embedded store")?;
+    let secrets = SecretCache::new(KeyFileSource::new(signing_key_path(&data_dir)));
+    let signing_key = secrets
+        .get_bytes(SIGNING_KEY_NAME)
+        .await
+        .context("cannot read the URL-signing key")?;
+    let blobs = FileBlobStore::open(&blobs_dir(&data_dir), &base, signing_key.expose().to_vec())
+        .context("cannot open the blob directory")?;
+    let (bus, events) = ChannelBus::new();
+    let store = Arc::new(store);
+    let blobs = Arc::new(blobs);
+    let app = App::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        blobs.clone(),
+        Arc::new(bus),
+    );
+
+    let issuer_url = format!("{base}/");
+    let issuer = DevIssuer::load_or_create(&data_dir, issuer_url.clone())
+        .context("cannot load the development issuer's key")?;
+    let verifier = JwtVerifier::builder()
+        .jwks_url(format!("{base}/.well-known/jwks.json"))
+        .issuer(issuer_url)
+        .audience(AUDIENCE)
+        .algorithms([SigningAlgorithm::Rs256])
+        .required_claims(["exp", "sub"])
+        .build()
+        .context("cannot build the token verifier")?;
+    let state = ApiState::new(app, Schemas::load()?).with_local_routes(LocalRoutes {
+        issuer: Arc::new(issuer),
+        secrets,
+        signing_key: SIGNING_KEY_NAME.to_owned(),
+    });
+    let api = DrainingService::new(api::service(state, verifier)?);
+    let local = LocalServerOptions::default().max_request_bytes(MAX_REQUEST_BYTES);
+    let server = serve_local_with(listener, api.clone(), local)
+        .await
+        .with_context(|| format!("cannot serve on {bound}"))?;
+
+    let recovery_images: Arc<dyn ImageStore> = store.clone();
+    let processor = UploadProcessor::new(
+        store.clone(),
+        blobs,
+        store.clone(),
+        store,
+        Arc::new(LocalHub::new()),
+    );
+    let (stop_events, stopped) = watch::channel(false);
+    let recovery = Recovery {
+        blob_dir: blobs_dir(&data_dir),
+        images: recovery_images,
+    };
+    let drain = tokio::spawn(drain_events(processor, recovery, events, stopped));
+
+    Ok(Server {
+        url: base,
+        server,
+        api,
+        stop_events,
+        drain,
+    })
+}
+
+/// Where to look for uploads whose event died with the process.
+#[derive(Debug)]
+struct Recovery {
+    blob_dir: PathBuf,
+    images: Arc<dyn ImageStore>,
+}
+
+impl Recovery {
+    /// The stored uploads whose image is still pending. The in-process bus loses its queue on a
+    /// crash (SIGKILL after the 204), so every start re-publishes them; processing is idempotent.
+    async fn pending_uploads(&self) -> Vec<ImageUploaded> {
+        let dir = self.blob_dir.clone();
+        let listed = tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for entry in std::fs::read_dir(dir)?.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let canonical = uuid::Uuid::try_parse(&name).is_ok_and(|id| id.to_string() == name);
+                if canonical {
+                    found.push((name, entry.metadata()?.len()));
+                }
+            }
+            Ok::<_, std::io::Error>(found)
+        })
+        .await;
+        let listed = match listed {
+            Ok(Ok(listed)) => listed,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot list the blob directory; no upload recovered");
+                return Vec::new();
+            }
+            Err(error) => {
+                tracing::error!(%error, "blob listing failed; no upload recovered");
+                return Vec::new();
+            }
+        };
+        let mut pending = Vec::new();
+        for (image_id, size) in listed {
+            match self.images.get_image(&image_id).await {
+                Ok(Some(image)) if image.status == ImageStatus::Pending => {
+                    pending.push(ImageUploaded { image_id, size });
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(%image_id, %error, "cannot check an upload"),
+            }
+        }
+        pending
+    }
+}
+
+/// Re-processes uploads a crash left pending, then processes upload events until told to stop,
+/// then the ones still queued.
+async fn drain_events(
+    processor: UploadProcessor,
+    recovery: Recovery,
+    mut events: tokio::sync::mpsc::Receiver<ImageUploaded>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let pending = recovery.pending_uploads().await;
+    if !pending.is_empty() {
+        tracing::info!(
+            count = pending.len(),
+            "processing uploads left pending by a crash"
+        );
+    }
+    for event in &pending {
+        process(&processor, event).await;
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => process(&processor, &event).await,
+                None => return,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    while let Ok(event) = events.try_recv() {
+        process(&processor, &event).await;
+    }
+}
+
+async fn process(processor: &UploadProcessor, event: &ImageUploaded) {
+    match processor.process(event).await {
+        Ok(outcome) => tracing::info!(image_id = %event.image_id, ?outcome, "upload processed"),
+        Err(error) => {
+            tracing::error!(image_id = %event.image_id, %error, "upload processing failed");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests;

@@ -1,0 +1,35 @@
+//! Cases only `udagram serve` has: its signed upload URLs, `/files`, the development issuer, and the
+//! process itself (SIGKILL, SIGTERM).
+
+mod dev_issuer;
+mod durability;
+mod files;
+mod shutdown;
+mod upload_url;
+
+use crate::serve::Serve;
+
+macro_rules! serve_cases {
+    ($($name:ident => $case:path),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $case(Serve::start().await).await;
+            }
+        )*
+    };
+}
+
+serve_cases!(
+    upload_url_forged => upload_url::forged_urls_are_403,
+    upload_url_type_size_replay => upload_url::wrong_type_too_large_and_replay,
+    upload_refusals_carry_cors => upload_url::upload_refusals_carry_cors,
+    files_path_tricks => files::path_tricks,
+    dev_issuer_jwks_and_claims => dev_issuer::jwks_and_claims,
+    dev_issuer_keys_belong_to_the_data_dir => dev_issuer::keys_belong_to_the_data_dir,
+    sigkill_loses_no_acknowledged_write => durability::sigkill_loses_no_acknowledged_write,
+    sigkill_loses_no_acknowledged_upload_processing =>
+        durability::sigkill_loses_no_acknowledged_upload_processing,
+    sigterm_finishes_an_upload_in_flight => shutdown::sigterm_finishes_an_upload_in_flight,
+    sigterm_answers_or_refuses_cleanly => shutdown::sigterm_answers_or_refuses_cleanly,
+);

@@ -1,0 +1,26 @@
+//! What the contract suite needs from a deployment of Udagram, so that the same cases run against
+//! `udagram serve` today and against the Lambda handlers under `lamina-local` (with the AWS adapters
+//! on moto) later.
+
+use bytes::Bytes;
+
+use crate::client::{Http, Reply};
+
+/// A running Udagram.
+pub trait Target {
+    /// A client bound to the API's base URL.
+    fn http(&self) -> &Http;
+
+    /// A bearer token whose `sub` is `user`, accepted by the API.
+    async fn token(&self, user: &str) -> String;
+
+    /// PUTs `body` to an `uploadUrl` the API handed out (a local signed URL, or an S3 presigned
+    /// URL), with this Content-Type.
+    async fn upload(&self, upload_url: &str, content_type: &str, body: Bytes) -> Reply;
+
+    /// GETs an `imageUrl` or `thumbnailUrl`.
+    async fn fetch(&self, url: &str) -> Reply;
+
+    /// Stops the deployment.
+    async fn stop(self);
+}

@@ -6,11 +6,13 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{AliasRoutingConfiguration, FunctionCode, Runtime};
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use lamina_canary::aws::{LambdaAliasStore, LambdaHookInvoker};
 use lamina_canary::ports::{AliasStore, AliasUpdate, HookInvoker, PortError, VersionWeight};
-use lamina_local::moto::{MotoServer, stored_zip};
+use lamina_local::moto::MotoServer;
+
+use crate::moto_function::function_with_alias;
 
 const ACCOUNT: &str = "123456789012";
 
@@ -24,41 +26,8 @@ struct Fixture {
 async fn fixture(name: &str) -> Fixture {
     let moto = MotoServer::start().await.unwrap();
     moto.disable_lambda_docker().await.unwrap();
-    let role = moto.create_iam_role("lambda-role").await.unwrap();
-    let client = Client::new(moto.sdk_config());
-    let zip = stored_zip(
-        "index.py",
-        b"def handler(event, context):\n    return event\n",
-    );
-    client
-        .create_function()
-        .function_name(name)
-        .runtime(Runtime::Python312)
-        .role(&role)
-        .handler("index.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
-        .send()
-        .await
-        .unwrap();
+    let client = function_with_alias(&moto, name, "created by the test").await;
     let store = LambdaAliasStore::new(client.clone());
-    assert_eq!(store.publish_version(name).await.unwrap(), "1");
-    client
-        .update_function_configuration()
-        .function_name(name)
-        .description("second")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(store.publish_version(name).await.unwrap(), "2");
-    client
-        .create_alias()
-        .function_name(name)
-        .name("live")
-        .function_version("1")
-        .description("created by the test")
-        .send()
-        .await
-        .unwrap();
     Fixture {
         moto,
         client,

@@ -5,13 +5,11 @@
 
 use std::process::Output;
 
-use aws_sdk_lambda::{
-    Client,
-    primitives::Blob,
-    types::{FunctionCode, Runtime},
-};
-use lamina_local::moto::{MotoServer, stored_zip};
+use aws_sdk_lambda::Client;
+use lamina_local::moto::MotoServer;
 use serde_json::Value;
+
+use crate::moto_function::function_with_alias;
 
 const CANARY: &str = env!("CARGO_BIN_EXE_canary");
 
@@ -25,46 +23,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let moto = MotoServer::start().await.unwrap();
     moto.disable_lambda_docker().await.unwrap();
-    let role = moto.create_iam_role("canary-cli-role").await.unwrap();
-    let lambda = Client::new(moto.sdk_config());
-    let code = stored_zip(
-        "index.py",
-        b"def handler(event, context):\n    return event\n",
-    );
-    lambda
-        .create_function()
-        .function_name("orders")
-        .runtime(Runtime::Python312)
-        .role(role)
-        .handler("index.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(code)).build())
-        .send()
-        .await
-        .unwrap();
-    for description in ["first", "second"] {
-        lambda
-            .update_function_configuration()
-            .function_name("orders")
-            .description(description)
-            .send()
-            .await
-            .unwrap();
-        lambda
-            .publish_version()
-            .function_name("orders")
-            .send()
-            .await
-            .unwrap();
-    }
-    lambda
-        .create_alias()
-        .function_name("orders")
-        .name("live")
-        .function_version("1")
-        .description("production traffic")
-        .send()
-        .await
-        .unwrap();
+    let lambda = function_with_alias(&moto, "orders", "production traffic").await;
     let ssm = aws_sdk_ssm::Client::new(moto.sdk_config());
     Fixture { moto, lambda, ssm }
 }

@@ -9,5 +9,6 @@ mod cli_cases;
 mod cloudwatch;
 mod codedeploy;
 mod crash;
+mod moto_function;
 mod race;
 mod rollouts;

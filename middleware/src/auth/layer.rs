@@ -93,6 +93,7 @@ struct Settings {
     skip_options: bool,
     skip_paths: Vec<String>,
     skip_prefixes: Vec<String>,
+    skip_routes: Vec<(Method, String)>,
 }
 
 impl Settings {
@@ -100,6 +101,10 @@ impl Settings {
         let path = req.uri().path();
         (self.skip_options && req.method() == Method::OPTIONS)
             || self.skip_paths.iter().any(|p| p == path)
+            || self
+                .skip_routes
+                .iter()
+                .any(|(method, p)| method == req.method() && p == path)
             || self
                 .skip_prefixes
                 .iter()
@@ -137,6 +142,7 @@ impl JwtAuthLayer {
             skip_options: true,
             skip_paths: Vec::new(),
             skip_prefixes: Vec::new(),
+            skip_routes: Vec::new(),
         };
         Self {
             verifier,
@@ -192,6 +198,49 @@ impl JwtAuthLayer {
     pub fn skip_path(self, path: impl Into<String>) -> Self {
         let path = path.into();
         self.edit(|s| s.skip_paths.push(path))
+    }
+
+    /// Lets requests with this method to exactly this path through without a token, the way
+    /// [`skip_path`](Self::skip_path) does for every method: `GET /groups` public while
+    /// `POST /groups` still needs a token.
+    ///
+    /// The path is compared exactly, as `skip_path` compares it (no `{param}` templates, no
+    /// prefixes), and so is the method: skipping `GET` does not skip `HEAD`. A skipped request is
+    /// not looked at at all, so a present but invalid token passes too and no
+    /// [`Claims`](super::Claims) are inserted; use [`optional`](Self::optional) where a presented
+    /// token must still be valid.
+    ///
+    /// ```
+    /// use http::{Method, Request, Response, StatusCode};
+    /// use lambda_http::Body;
+    /// use lamina_middleware::auth::{JwtAuthLayer, JwtVerifier, VerificationKey};
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let certificate = include_bytes!("../../tests/fixtures/auth/rsa_cert.pem");
+    /// # let verifier = JwtVerifier::builder()
+    /// #     .key(VerificationKey::from_pem(certificate)?)
+    /// #     .issuer("https://my-tenant.eu.auth0.com/")
+    /// #     .audience("https://api.example.com")
+    /// #     .build()?;
+    /// let app = ServiceBuilder::new()
+    ///     .layer(JwtAuthLayer::new(verifier).skip_route(Method::GET, "/groups"))
+    ///     .service(service_fn(|_req: Request<Body>| async {
+    ///         Ok::<_, std::convert::Infallible>(Response::new(Body::Empty))
+    ///     }));
+    ///
+    /// let read = Request::get("/groups").body(Body::Empty)?;
+    /// assert_eq!(app.clone().oneshot(read).await?.status(), StatusCode::OK);
+    /// let write = Request::post("/groups").body(Body::Empty)?;
+    /// assert_eq!(app.oneshot(write).await?.status(), StatusCode::UNAUTHORIZED);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn skip_route(self, method: Method, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.edit(|s| s.skip_routes.push((method, path)))
     }
 
     /// Lets requests under this path prefix through without a token (`/public/`).
@@ -313,6 +362,45 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(parse_bearer(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn skip_table() {
+        let settings = Settings {
+            realm: "api".to_owned(),
+            requirements: Vec::new(),
+            optional: false,
+            skip_options: true,
+            skip_paths: vec!["/health".to_owned()],
+            skip_prefixes: vec!["/public/".to_owned()],
+            skip_routes: vec![
+                (Method::GET, "/groups".to_owned()),
+                (Method::PUT, "/uploads/x".to_owned()),
+            ],
+        };
+        let cases = [
+            (Method::GET, "/groups", true),
+            (Method::GET, "/groups?limit=5", true),
+            (Method::POST, "/groups", false),
+            (Method::HEAD, "/groups", false),
+            (Method::GET, "/groups/", false),
+            (Method::GET, "/groups/1/images", false),
+            (Method::GET, "/Groups", false),
+            (Method::PUT, "/uploads/x", true),
+            (Method::GET, "/uploads/x", false),
+            (Method::POST, "/health", true),
+            (Method::DELETE, "/public/logo.png", true),
+            (Method::OPTIONS, "/anything", true),
+            (Method::GET, "/private", false),
+        ];
+        for (method, uri, expected) in cases {
+            let req = Request::builder()
+                .method(method.clone())
+                .uri(uri)
+                .body(())
+                .unwrap_or_else(|error| panic!("{error}"));
+            assert_eq!(settings.skips(&req), expected, "{method} {uri}");
         }
     }
 

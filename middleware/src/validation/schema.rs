@@ -39,6 +39,13 @@ pub enum SchemaError {
         #[source]
         source: serde_json::Error,
     },
+    /// The schema text given to [`JsonSchema::from_json_str`] is not JSON.
+    #[error("JSON schema text is not valid JSON")]
+    ParseText {
+        /// The parse error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The JSON is not a valid schema, or it references a remote or unknown schema (remote `$ref`s
     /// are not fetched: inline them or bundle the schema before deploying).
     #[error("invalid JSON schema{}: {message}", name.as_deref().map(|n| format!(" {n}")).unwrap_or_default())]
@@ -101,6 +108,33 @@ impl JsonSchema {
     /// Compiles `schema`.
     pub fn from_value(schema: &Value) -> Result<Self, SchemaError> {
         Self::compile(schema, None)
+    }
+
+    /// Parses and compiles schema text, e.g. a file embedded with `include_str!`.
+    ///
+    /// # Errors
+    /// [`SchemaError::ParseText`] when `text` is not JSON (the source has the line and column);
+    /// [`SchemaError::Invalid`] (without a name) when it is JSON but not a usable schema.
+    ///
+    /// ```
+    /// use lamina_middleware::validation::{JsonSchema, SchemaError};
+    /// use serde_json::json;
+    ///
+    /// let schema = JsonSchema::from_json_str(
+    ///     r#"{"type": "object", "required": ["caption"]}"#,
+    /// )
+    /// .unwrap();
+    /// assert!(!schema.is_valid(&json!({})));
+    ///
+    /// let truncated = JsonSchema::from_json_str(r#"{"type": "obj"#);
+    /// assert!(matches!(truncated, Err(SchemaError::ParseText { .. })));
+    /// let misspelt = JsonSchema::from_json_str(r#"{"type": "strnig"}"#);
+    /// assert!(matches!(misspelt, Err(SchemaError::Invalid { .. })));
+    /// ```
+    pub fn from_json_str(text: &str) -> Result<Self, SchemaError> {
+        let schema: Value =
+            serde_json::from_str(text).map_err(|source| SchemaError::ParseText { source })?;
+        Self::compile(&schema, None)
     }
 
     /// Reads and compiles the schema file at `path` (a file you can also upload as an API Gateway model).

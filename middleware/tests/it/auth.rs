@@ -486,6 +486,52 @@ async fn preflights_skipped_paths_and_optional_auth_pass_without_a_token() {
 }
 
 #[tokio::test]
+async fn skip_route_skips_one_method_on_one_path() {
+    let layer = JwtAuthLayer::new(static_verifier())
+        .realm("photos")
+        .skip_route(Method::GET, "/photos");
+    let app = ServiceBuilder::new().layer(layer).service(service_fn(echo));
+    let request = |method: Method, authorization: Option<&str>| {
+        let mut builder = Request::builder().method(method).uri("/photos");
+        if let Some(value) = authorization {
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
+        builder.body(Body::Empty).unwrap()
+    };
+
+    let read = send(app.clone(), request(Method::GET, None)).await;
+    assert_eq!(
+        (read.status, read.body.as_str()),
+        (StatusCode::OK, "\"anonymous\"")
+    );
+    // Skipped means not looked at: a bad token on the skipped route is not rejected.
+    let stale = send(
+        app.clone(),
+        request(Method::GET, Some("Bearer not.a.token")),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::OK);
+
+    for method in [Method::POST, Method::HEAD] {
+        let write = send(app.clone(), request(method.clone(), None)).await;
+        assert_eq!(write.status, StatusCode::UNAUTHORIZED, "{method}");
+        assert_eq!(
+            write.www.as_deref(),
+            Some("Bearer realm=\"photos\""),
+            "{method}"
+        );
+        assert_eq!(
+            write.content_type.as_deref(),
+            Some("application/problem+json"),
+            "{method}"
+        );
+    }
+    let token = bearer(&rs256(None, &good_claims()));
+    let signed = send(app, request(Method::POST, token.as_deref())).await;
+    assert_eq!(signed.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn rejections_are_logged_with_the_reason_but_never_the_token() {
     use tracing_subscriber::fmt::MakeWriter;
     #[derive(Clone, Default)]

@@ -318,6 +318,46 @@ fn schema_problems_are_typed_init_errors() {
     ));
 }
 
+#[test]
+fn schema_text_is_parsed_then_compiled_with_distinct_errors() {
+    let schema = JsonSchema::from_json_str(
+        r#"{"$schema": "http://json-schema.org/draft-04/schema#",
+            "type": "object", "required": ["caption"],
+            "properties": {"caption": {"type": "string", "maxLength": 3}}}"#,
+    )
+    .unwrap();
+    assert!(schema.is_valid(&json!({"caption": "abc"})));
+    assert!(!schema.is_valid(&json!({"caption": "abcd"})));
+    assert!(!schema.is_valid(&json!({})));
+
+    // (text, parse error line or None for an invalid schema)
+    let cases: [(&str, Option<usize>); 5] = [
+        ("", Some(1)),
+        ("{\n\"type\": \"obj", Some(2)),
+        ("{\"type\": \"object\"} trailing", Some(1)),
+        (r#"{"type": "strnig"}"#, None),
+        (
+            r#"{"$ref": "https://schemas.example.com/photo.json"}"#,
+            None,
+        ),
+    ];
+    for (text, line) in cases {
+        match (JsonSchema::from_json_str(text), line) {
+            (Err(SchemaError::ParseText { source }), Some(line)) => {
+                assert_eq!(source.line(), line, "{text:?}");
+            }
+            (Err(error @ SchemaError::Invalid { .. }), None) => {
+                let message = error.to_string();
+                assert!(message.starts_with("invalid JSON schema: "), "{message}");
+            }
+            (other, _) => panic!("{text:?}: {other:?}"),
+        }
+    }
+    let not_json = JsonSchema::from_json_str("{").unwrap_err();
+    assert_eq!(not_json.to_string(), "JSON schema text is not valid JSON");
+    assert!(std::error::Error::source(&not_json).is_some());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 

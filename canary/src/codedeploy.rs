@@ -42,7 +42,6 @@
 mod config;
 mod deployment;
 mod rollout;
-mod sha256;
 
 pub use config::{ALL_AT_ONCE, DeploymentConfig};
 pub use deployment::{DeploymentReport, LambdaDeployment, RollbackReport};
@@ -285,7 +284,7 @@ impl CodeDeployBackend {
             .revision_type(RevisionLocationType::AppSpecContent)
             .app_spec_content(
                 AppSpecContent::builder()
-                    .sha256(sha256::sha256_hex(appspec.as_bytes()))
+                    .sha256(sha256_hex(appspec.as_bytes()))
                     .content(appspec)
                     .build(),
             )
@@ -495,5 +494,32 @@ impl CodeDeployBackend {
                 )
             })?;
         Ok(())
+    }
+}
+
+/// The lower-case hex SHA-256 of `bytes`: what an AppSpec's `sha256` carries.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sha256_hex;
+
+    #[test]
+    fn the_appspec_digest_is_lower_case_hex_sha256() {
+        // FIPS 180-2 test vectors.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -340,3 +340,61 @@ async fn codedeploy_deployments_are_created_found_and_explained() {
     assert!(stderr.contains("cannot promote"), "{stderr}");
     assert!(stderr.contains(&id), "{stderr}");
 }
+
+#[tokio::test]
+async fn status_watch_prints_each_change_and_ends_with_the_rollout() {
+    let fixture = fixture().await;
+    let (code, _) = fixture
+        .canary_json(&[
+            "deploy",
+            "orders",
+            "--alias",
+            "live",
+            "--version",
+            "2",
+            "--strategy",
+            "steps:50@1s",
+        ])
+        .await;
+    assert_eq!(code, 0);
+    let watcher = {
+        let mut command = tokio::process::Command::new(CANARY);
+        command
+            .args([
+                "--output",
+                "json",
+                "status",
+                "orders",
+                "--alias",
+                "live",
+                "--watch",
+                "--interval",
+                "1s",
+            ])
+            .envs(fixture.moto.environment())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env_remove("AWS_PROFILE")
+            .stdout(std::process::Stdio::piped());
+        command.spawn().unwrap()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (code, _) = fixture.canary_json(&["run"]).await;
+    assert_eq!(code, 0);
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        watcher.wait_with_output(),
+    )
+    .await
+    .expect("the watcher ends when the rollout does")
+    .unwrap();
+    // Not a terminal: one JSON line per change, not a redraw every interval; exit 0 on success.
+    assert_eq!(output.status.code(), Some(0));
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0][0]["phase"], "shifting");
+    assert_eq!(lines[1][0]["phase"], "succeeded");
+}

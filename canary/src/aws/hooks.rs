@@ -1,11 +1,10 @@
 //! [`HookInvoker`] on Lambda's `Invoke`.
 
 use aws_sdk_lambda::Client;
-use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
-use super::{ErrorClass, port_error};
+use super::port_error;
 use crate::ports::{BoxFuture, HookInvoker, HookResponse, PortError};
 
 /// Invokes hook functions with `Invoke` (`RequestResponse`).
@@ -40,21 +39,7 @@ impl LambdaHookInvoker {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|error| {
-                let typed = error.as_service_error().and_then(|e| match e {
-                    InvokeError::ResourceNotFoundException(_) => Some(ErrorClass::NotFound),
-                    InvokeError::InvalidParameterValueException(_)
-                    | InvokeError::InvalidRequestContentException(_)
-                    | InvokeError::RequestTooLargeException(_)
-                    | InvokeError::UnsupportedMediaTypeException(_) => Some(ErrorClass::Rejected),
-                    InvokeError::TooManyRequestsException(_)
-                    | InvokeError::ServiceException(_)
-                    | InvokeError::ResourceNotReadyException(_)
-                    | InvokeError::ResourceConflictException(_) => Some(ErrorClass::Unavailable),
-                    _ => None,
-                });
-                port_error(&what, &error, typed)
-            })?;
+            .map_err(|error| port_error(&what, &error, None))?;
         let status_code = u16::try_from(output.status_code()).map_err(|_| {
             PortError::Unavailable(format!(
                 "{what}: status code {} is out of range",

@@ -3,13 +3,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_lambda::Client;
-use aws_sdk_lambda::operation::get_alias::GetAliasError;
-use aws_sdk_lambda::operation::get_function::GetFunctionError;
-use aws_sdk_lambda::operation::publish_version::PublishVersionError;
-use aws_sdk_lambda::operation::update_alias::UpdateAliasError;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 
-use super::{ErrorClass, port_error};
+use super::port_error;
 use crate::ports::{
     AliasState, AliasStore, AliasUpdate, BoxFuture, PortError, VersionWeight, validate_alias_update,
 };
@@ -47,15 +43,8 @@ impl LambdaAliasStore {
         {
             Ok(output) => output,
             Err(error) => {
-                let typed = error.as_service_error().and_then(|e| match e {
-                    GetAliasError::ResourceNotFoundException(_) => Some(ErrorClass::NotFound),
-                    GetAliasError::InvalidParameterValueException(_) => Some(ErrorClass::Rejected),
-                    GetAliasError::TooManyRequestsException(_)
-                    | GetAliasError::ServiceException(_) => Some(ErrorClass::Unavailable),
-                    _ => None,
-                });
                 return Err(self
-                    .explain_not_found(function, Some(alias), port_error(&what, &error, typed))
+                    .explain_not_found(function, Some(alias), port_error(&what, &error, None))
                     .await);
             }
         };
@@ -104,19 +93,8 @@ impl LambdaAliasStore {
         {
             Ok(output) => output,
             Err(error) => {
-                let typed = error.as_service_error().and_then(|e| match e {
-                    UpdateAliasError::PreconditionFailedException(_) => Some(ErrorClass::Conflict),
-                    UpdateAliasError::ResourceNotFoundException(_) => Some(ErrorClass::NotFound),
-                    UpdateAliasError::InvalidParameterValueException(_) => {
-                        Some(ErrorClass::Rejected)
-                    }
-                    UpdateAliasError::ResourceConflictException(_)
-                    | UpdateAliasError::TooManyRequestsException(_)
-                    | UpdateAliasError::ServiceException(_) => Some(ErrorClass::Unavailable),
-                    _ => None,
-                });
                 return Err(self
-                    .explain_not_found(function, Some(alias), port_error(&what, &error, typed))
+                    .explain_not_found(function, Some(alias), port_error(&what, &error, None))
                     .await);
             }
         };
@@ -148,7 +126,7 @@ impl LambdaAliasStore {
             .await
         {
             Ok(_) => Ok(true),
-            Err(error) => match port_error(&what, &error, get_function_class(&error)) {
+            Err(error) => match port_error(&what, &error, None) {
                 // The same error says "function not found" for a missing version and a missing
                 // function: ask about the function alone to tell them apart.
                 PortError::NotFound(_) => {
@@ -171,7 +149,7 @@ impl LambdaAliasStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(error) => match port_error(&what, &error, get_function_class(&error)) {
+            Err(error) => match port_error(&what, &error, None) {
                 PortError::NotFound(detail) => Err(PortError::NotFound(format!(
                     "function {function} does not exist ({detail})"
                 ))),
@@ -227,21 +205,7 @@ impl LambdaAliasStore {
         {
             Ok(output) => output,
             Err(error) => {
-                let typed = error.as_service_error().and_then(|e| match e {
-                    PublishVersionError::ResourceNotFoundException(_) => Some(ErrorClass::NotFound),
-                    PublishVersionError::PreconditionFailedException(_) => {
-                        Some(ErrorClass::Conflict)
-                    }
-                    PublishVersionError::InvalidParameterValueException(_)
-                    | PublishVersionError::CodeStorageExceededException(_) => {
-                        Some(ErrorClass::Rejected)
-                    }
-                    PublishVersionError::ResourceConflictException(_)
-                    | PublishVersionError::TooManyRequestsException(_)
-                    | PublishVersionError::ServiceException(_) => Some(ErrorClass::Unavailable),
-                    _ => None,
-                });
-                return Err(match port_error(&what, &error, typed) {
+                return Err(match port_error(&what, &error, None) {
                     PortError::NotFound(detail) => {
                         PortError::NotFound(format!("function {name} does not exist ({detail})"))
                     }
@@ -254,19 +218,6 @@ impl LambdaAliasStore {
             .map(str::to_owned)
             .ok_or_else(|| PortError::Unavailable(format!("{what}: the answer has no Version")))
     }
-}
-
-fn get_function_class(
-    error: &aws_sdk_lambda::error::SdkError<GetFunctionError>,
-) -> Option<ErrorClass> {
-    error.as_service_error().and_then(|e| match e {
-        GetFunctionError::ResourceNotFoundException(_) => Some(ErrorClass::NotFound),
-        GetFunctionError::InvalidParameterValueException(_) => Some(ErrorClass::Rejected),
-        GetFunctionError::TooManyRequestsException(_) | GetFunctionError::ServiceException(_) => {
-            Some(ErrorClass::Unavailable)
-        }
-        _ => None,
-    })
 }
 
 impl AliasStore for LambdaAliasStore {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::{
+    app::MAX_UPLOAD_BYTES,
     domain::{ImageReadyNotice, ImageStatus, ImageUploaded},
     embedded::THUMBNAIL_SUFFIX,
     ports::{BlobStore, ConnectionStore, ImageStore, Notifier, PortError, SearchIndex},
@@ -96,10 +97,17 @@ impl UploadProcessor {
         if image.status == ImageStatus::Ready {
             return Ok(ProcessOutcome::AlreadyReady);
         }
+        // On AWS a presigned PUT cannot cap the size: refuse big objects before loading them.
+        if event.size > MAX_UPLOAD_BYTES {
+            return Ok(too_large(image_id, event.size));
+        }
         let Some((bytes, content_type)) = self.blobs.get_blob(image_id).await? else {
             tracing::warn!(image_id, "upload event but no blob");
             return Ok(ProcessOutcome::MissingBlob);
         };
+        if bytes.len() as u64 > MAX_UPLOAD_BYTES {
+            return Ok(too_large(image_id, bytes.len() as u64));
+        }
         let made = tokio::task::spawn_blocking(move || make_thumbnail(&bytes, &content_type))
             .await
             .map_err(|e| PortError::Unavailable(format!("thumbnail task failed: {e}")))?;
@@ -156,6 +164,13 @@ impl UploadProcessor {
         }
         Ok((notified, removed))
     }
+}
+
+/// The outcome for an upload over [`MAX_UPLOAD_BYTES`]: left pending, with the reason logged.
+fn too_large(image_id: &str, size: u64) -> ProcessOutcome {
+    let reason = format!("the upload has {size} bytes, more than {MAX_UPLOAD_BYTES}");
+    tracing::warn!(image_id, %reason, "upload refused; left pending");
+    ProcessOutcome::Rejected { reason }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! The same handlers run on AWS (Lambda, API Gateway, DynamoDB, S3, SNS) and on one machine
 //! (`udagram serve`) with the embedded adapters: SQLite for records and search, a directory for
-//! image bytes, an in-process event bus.
+//! image bytes, an in-process event bus and WebSocket hub.
 
 pub mod api;
 pub mod app;
@@ -11,6 +11,7 @@ pub mod domain;
 pub mod embedded;
 pub mod events;
 pub mod ports;
+pub mod realtime;
 pub mod serve;
 pub mod thumbnail;
 pub mod upload_url;

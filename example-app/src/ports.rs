@@ -132,6 +132,8 @@ pub trait EventBus: Send + Sync + fmt::Debug {
 pub trait SearchIndex: Send + Sync + fmt::Debug {
     /// Adds or replaces an image in the index.
     fn index_image<'a>(&'a self, image: &'a Image) -> BoxFuture<'a, Result<(), PortError>>;
+    /// Removes an image from the index (idempotent: an image that is not indexed is fine).
+    fn remove_image<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), PortError>>;
     /// Images whose title matches `query` (words, all required), best first, at most `limit`.
     /// The query is text from a user: it is never interpreted as the engine's query syntax.
     fn search<'a>(

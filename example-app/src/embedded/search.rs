@@ -112,6 +112,20 @@ impl SearchIndex for EmbeddedStore {
         Box::pin(self.db.write(move |tx| reindex_title(tx, &image_id)))
     }
 
+    /// Drops the image's title from the index; the record itself stays (it is the store's).
+    fn remove_image<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), PortError>> {
+        let image_id = image_id.to_owned();
+        Box::pin(self.db.write(move |tx| {
+            tx.execute(
+                "DELETE FROM image_titles WHERE rowid = \
+                 (SELECT seq FROM images WHERE image_id = ?1)",
+                [&image_id],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+
     /// Limits above [`MAX_PAGE_SIZE`] are read as [`MAX_PAGE_SIZE`].
     fn search<'a>(
         &'a self,

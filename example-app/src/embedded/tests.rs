@@ -411,3 +411,29 @@ async fn concurrent_writers_all_land() {
         40
     );
 }
+
+#[tokio::test]
+async fn removed_images_leave_the_index_but_not_the_store() {
+    let (_dir, store) = store();
+    let g = group(1);
+    store.create_group(&g).await.unwrap();
+    let kept = image(&g.id, 1, "red kite");
+    let removed = image(&g.id, 2, "red fox");
+    for i in [&kept, &removed] {
+        store.create_image(i).await.unwrap();
+    }
+    assert_eq!(store.search("red", 10).await.unwrap().len(), 2);
+    store.remove_image(&removed.image_id).await.unwrap();
+    store.remove_image(&removed.image_id).await.unwrap();
+    store.remove_image(&uuid()).await.unwrap();
+    let found = store.search("red", 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].image_id, kept.image_id);
+    assert!(store.get_image(&removed.image_id).await.unwrap().is_some());
+    store.index_image(&removed).await.unwrap();
+    assert_eq!(
+        store.search("red", 10).await.unwrap().len(),
+        2,
+        "re-indexed"
+    );
+}

@@ -303,3 +303,30 @@ async fn run_drains_the_bus_until_it_closes() {
         assert_eq!(f.image(&id).await.status, ImageStatus::Ready);
     }
 }
+
+#[tokio::test]
+async fn uploads_over_the_size_limit_stay_pending_whatever_the_event_says() {
+    let f = fixture().await;
+    let limit = usize::try_from(crate::app::MAX_UPLOAD_BYTES).unwrap();
+    // The event says so: refused before loading the object.
+    let honest = ImageUploaded {
+        size: crate::app::MAX_UPLOAD_BYTES + 1,
+        ..f.upload("big", encode(30, 30, ImageFormat::Png), "image/png")
+            .await
+    };
+    // The event understates it: refused after loading.
+    let mut bytes = encode(30, 30, ImageFormat::Png);
+    bytes.resize(limit + 1, 0);
+    let lying = ImageUploaded {
+        size: 10,
+        ..f.upload("lying", bytes, "image/png").await
+    };
+    for event in [honest, lying] {
+        let outcome = f.processor.process(&event).await.unwrap();
+        assert!(
+            matches!(&outcome, ProcessOutcome::Rejected { reason } if reason.contains("more than")),
+            "{outcome:?}"
+        );
+        assert_eq!(f.image(&event.image_id).await.status, ImageStatus::Pending);
+    }
+}

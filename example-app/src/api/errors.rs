@@ -2,7 +2,7 @@
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
-use lamina_middleware::errors::{ApiError, HttpError, Problem};
+use lamina_middleware::errors::{ApiError, HttpError};
 use serde::Serialize;
 
 use crate::app::AppError;
@@ -34,12 +34,4 @@ pub(crate) fn json_response(
         HeaderValue::from_static("application/json"),
     );
     Ok(response)
-}
-
-/// A 413 problem: the body is larger than `max` bytes.
-pub(crate) fn too_large(max: usize) -> ApiError {
-    ApiError::from_problem(
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-            .with_detail(format!("the request body is larger than {max} bytes")),
-    )
 }

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::errors::json_response;
 use super::query::uuid_param;
-use super::rest::validated_body;
 use super::{ApiState, HandlerResult, LocalRoutes};
 use crate::app::Upload;
 
@@ -105,7 +104,7 @@ pub(super) async fn jwks(state: ApiState, _req: Request) -> HandlerResult {
 /// `POST /dev/token {"user"}`: an RS256 token for that user, valid one hour.
 pub(super) async fn dev_token(state: ApiState, req: Request) -> HandlerResult {
     let local = local(&state)?;
-    let body: DevTokenRequest = validated_body(&req, &state.schemas.dev_token)?;
+    let body: DevTokenRequest = state.schemas.dev_token.validate_body(&req)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(ApiError::internal)?

@@ -56,15 +56,19 @@ pub struct Schemas {
 
 impl Schemas {
     /// Compiles `schemas/new-group.json` and `schemas/new-image.json` (embedded in the binary, the
-    /// same files the deployment template uses as API Gateway models) and the dev-token schema.
+    /// same files the deployment template uses as API Gateway models) and the dev-token schema,
+    /// each refusing bodies over [`MAX_JSON_BODY`] with a 413.
     ///
     /// # Errors
     /// A schema does not compile (a build defect, caught by the tests).
     pub fn load() -> Result<Self, SchemaError> {
         Ok(Self {
-            new_group: JsonSchema::from_json_str(include_str!("../../schemas/new-group.json"))?,
-            new_image: JsonSchema::from_json_str(include_str!("../../schemas/new-image.json"))?,
-            dev_token: JsonSchema::from_json_str(local::DEV_TOKEN_SCHEMA)?,
+            new_group: JsonSchema::from_json_str(include_str!("../../schemas/new-group.json"))?
+                .max_body_bytes(MAX_JSON_BODY),
+            new_image: JsonSchema::from_json_str(include_str!("../../schemas/new-image.json"))?
+                .max_body_bytes(MAX_JSON_BODY),
+            dev_token: JsonSchema::from_json_str(local::DEV_TOKEN_SCHEMA)?
+                .max_body_bytes(MAX_JSON_BODY),
         })
     }
 }

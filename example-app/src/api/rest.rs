@@ -1,17 +1,15 @@
-//! The REST routes shared by `serve` and (later) the Lambda handlers: groups, images, search.
+//! The REST routes shared by `serve` and the Lambda `api` function: groups, images, search.
 
 use http::StatusCode;
 use lambda_http::Request;
 use lamina_middleware::auth::Claims;
 use lamina_middleware::errors::ApiError;
-use lamina_middleware::validation::JsonSchema;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::errors::{json_response, too_large};
+use super::errors::json_response;
 use super::query::{limit, page_request, parse_query, uuid_param};
-use super::{ApiState, HandlerResult, MAX_JSON_BODY};
+use super::{ApiState, HandlerResult};
 
 /// `POST /groups`.
 #[derive(Debug, Deserialize)]
@@ -27,18 +25,6 @@ struct NewGroup {
 struct NewImage {
     title: String,
     content_type: Option<String>,
-}
-
-/// The JSON body, at most [`MAX_JSON_BODY`] bytes (413), valid JSON of type JSON (400, 415)
-/// matching `schema` (400).
-pub(super) fn validated_body<T: DeserializeOwned>(
-    req: &Request,
-    schema: &JsonSchema,
-) -> Result<T, ApiError> {
-    if req.body().as_ref().len() > MAX_JSON_BODY {
-        return Err(too_large(MAX_JSON_BODY));
-    }
-    schema.validate_body(req)
 }
 
 /// The verified token's subject; [`RequireLayer`](lamina_middleware::auth::RequireLayer) already
@@ -59,7 +45,7 @@ pub(super) async fn list_groups(state: ApiState, req: Request) -> HandlerResult 
 
 pub(super) async fn create_group(state: ApiState, req: Request) -> HandlerResult {
     let user = subject(&req)?;
-    let body: NewGroup = validated_body(&req, &state.schemas.new_group)?;
+    let body: NewGroup = state.schemas.new_group.validate_body(&req)?;
     let group = state
         .app
         .create_group(&user, &body.name, &body.description)
@@ -77,7 +63,7 @@ pub(super) async fn list_images(state: ApiState, req: Request) -> HandlerResult 
 pub(super) async fn create_image(state: ApiState, req: Request) -> HandlerResult {
     let user = subject(&req)?;
     let group_id = uuid_param(&req, "groupId")?;
-    let body: NewImage = validated_body(&req, &state.schemas.new_image)?;
+    let body: NewImage = state.schemas.new_image.validate_body(&req)?;
     let content_type = body.content_type.as_deref().unwrap_or("image/jpeg");
     let created = state
         .app

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tower::{Layer, Service};
 
 use super::JsonSchema;
-use crate::errors::{ApiError, json_body, request_id};
+use crate::errors::{ApiError, request_id};
 
 /// The parsed and validated body, put in the request extensions so handlers need not parse twice.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,10 +96,8 @@ where
             .as_ref()
             .is_none_or(|methods| methods.contains(req.method()));
         if checked {
-            let result = json_body::<Value>(&req).and_then(|value| {
-                self.schema.validate(&value)?;
-                Ok::<_, ApiError>(value)
-            });
+            // The schema's body cap, the parse and the validation, in that order.
+            let result = self.schema.validate_body::<Value>(&req);
             match result {
                 Ok(value) => {
                     req.extensions_mut().insert(ValidatedJson(value));

@@ -94,12 +94,14 @@ pub struct Violation {
 pub struct JsonSchema {
     validator: Arc<jsonschema::Validator>,
     name: Option<Arc<str>>,
+    max_body_bytes: Option<usize>,
 }
 
 impl fmt::Debug for JsonSchema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonSchema")
             .field("name", &self.name)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -162,7 +164,32 @@ impl JsonSchema {
         Ok(Self {
             validator: Arc::new(validator),
             name: name.map(Into::into),
+            max_body_bytes: None,
         })
+    }
+
+    /// Caps the bodies [`validate_body`](Self::validate_body) accepts: a larger body is a **413**
+    /// problem, answered before a byte of it is parsed (a body's JSON can cost far more memory
+    /// than its bytes). Without a cap, any body the transport delivered is parsed.
+    ///
+    /// ```
+    /// use lamina_middleware::validation::JsonSchema;
+    ///
+    /// let schema = JsonSchema::from_json_str(r#"{"type": "object"}"#)
+    ///     .unwrap()
+    ///     .max_body_bytes(16);
+    /// let small = http::Request::new(r#"{"a": 1}"#.to_owned());
+    /// assert!(schema.validate_body::<serde_json::Value>(&small).is_ok());
+    ///
+    /// let mut big = http::Request::new(format!(r#"{{"a": "{}"}}"#, "x".repeat(64)));
+    /// big.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    /// let refused = schema.validate_body::<serde_json::Value>(&big).unwrap_err();
+    /// assert_eq!(refused.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    /// ```
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = Some(bytes);
+        self
     }
 
     /// Whether `instance` is valid.
@@ -212,11 +239,20 @@ impl JsonSchema {
             .map_err(|violations| violation_error(&violations))
     }
 
-    /// Parses the JSON body (400/415 as [`json_body`]), validates it, then deserializes it into `T`.
+    /// Parses the JSON body (413 above [`max_body_bytes`](Self::max_body_bytes), 400/415 as
+    /// [`json_body`]), validates it, then deserializes it into `T`.
     pub fn validate_body<T: DeserializeOwned>(
         &self,
         req: &http::Request<impl AsRef<[u8]>>,
     ) -> Result<T, ApiError> {
+        if let Some(max) = self.max_body_bytes
+            && req.body().as_ref().len() > max
+        {
+            return Err(ApiError::from_problem(
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_detail(format!("the request body is larger than {max} bytes")),
+            ));
+        }
         let value: Value = json_body(req)?;
         self.validate(&value)?;
         serde_json::from_value(value).map_err(|error| {

@@ -374,3 +374,36 @@ proptest! {
         prop_assert!(matches!(response.status().as_u16(), 200 | 400), "{} for {body:?}", response.status());
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn bodies_over_the_schema_cap_are_413_before_parsing() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let service = ServiceBuilder::new()
+        .layer(ProblemLayer::new())
+        .layer(ValidateJsonLayer::new(
+            new_photo_schema().max_body_bytes(100),
+        ))
+        .service(service_fn(move |_req: http::Request<Body>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, ApiError>(http::Response::new(Body::Empty)) }
+        }));
+    let fits = r#"{"caption": "Sunset", "url": "https://cdn.example.com/1.jpg"}"#;
+    let response = service.clone().oneshot(post(fits)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Malformed as well as too long: the size is what is reported, nothing was parsed.
+    let over = format!("{{\"caption\": \"{}", "x".repeat(120));
+    let response = service.clone().oneshot(post(&over)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        json_of(&response)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 100 bytes")
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the handler saw only the body that fits"
+    );
+}

@@ -37,7 +37,8 @@
 //! The parts, ports and adapters style:
 //!
 //! - [`SecretSource`] is the port; [`SecretsManagerSource`] and [`ParameterStoreSource`] are the
-//!   AWS adapters and [`InMemorySource`] the one for tests.
+//!   AWS adapters, [`DirectorySource`] reads mounted secret files on one machine, and
+//!   [`InMemorySource`] is the one for tests.
 //! - [`SecretCache`] adds `max_age`, single flight, the `max_stale` fallback during outages,
 //!   forced refresh, invalidation and typed reads (`get_string`, `get_bytes`, `get_base64`,
 //!   `get_json::<T>`, `get_many`, `get_path`).
@@ -49,6 +50,7 @@
 mod cache;
 mod clock;
 mod decode;
+mod directory;
 mod error;
 mod layer;
 mod memory;
@@ -62,6 +64,7 @@ pub use cache::{
     DEFAULT_MAX_AGE, DEFAULT_MAX_STALE, DEFAULT_RETRY_AFTER, SecretCache, SecretCacheBuilder,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use directory::{DirectorySource, MAX_SECRET_FILE_BYTES};
 pub use error::SecretError;
 pub use layer::{ResponseFuture, SECRET_UNAVAILABLE_TYPE, Secrets, SecretsLayer, SecretsService};
 pub use memory::InMemorySource;

@@ -255,7 +255,7 @@ fn each_function_gets_exactly_the_variables_its_handler_reads() {
 }
 
 /// (attribute, key type) pairs of a `KeySchema`.
-fn key_schema(value: &Value) -> Vec<(String, String)> {
+fn key_schema(value: &Value) -> Key {
     value
         .as_sequence()
         .unwrap()
@@ -269,43 +269,59 @@ fn key_schema(value: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn keys(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+fn keys(pairs: KeyPairs) -> Key {
     pairs
         .iter()
         .map(|(a, k)| ((*a).to_owned(), (*k).to_owned()))
         .collect()
 }
 
+/// (attribute, `HASH` or `RANGE`) pairs, as in a `KeySchema`.
+type KeyPairs = &'static [(&'static str, &'static str)];
+/// A key schema read from the template.
+type Key = Vec<(String, String)>;
+
+/// A table as the design fixes it.
+struct TableSpec {
+    name: &'static str,
+    key: KeyPairs,
+    indexes: &'static [(&'static str, KeyPairs)],
+}
+
+const TABLES: [TableSpec; 3] = [
+    TableSpec {
+        name: "GroupsTable",
+        key: &[("id", "HASH")],
+        indexes: &[(
+            "GroupsByTimeIndex",
+            &[("listing", "HASH"), ("createdKey", "RANGE")],
+        )],
+    },
+    TableSpec {
+        name: "ImagesTable",
+        key: &[("groupId", "HASH"), ("createdKey", "RANGE")],
+        indexes: &[("ImageIdIndex", &[("imageId", "HASH")])],
+    },
+    TableSpec {
+        name: "ConnectionsTable",
+        key: &[("id", "HASH")],
+        indexes: &[],
+    },
+];
+
 #[test]
 fn tables_and_indexes_are_the_designs() {
     let template = template();
-    type Indexes<'a> = &'a [(&'a str, &'a [(&'a str, &'a str)])];
-    let tables: [(&str, &[(&str, &str)], Indexes<'_>); 3] = [
-        (
-            "GroupsTable",
-            &[("id", "HASH")],
-            &[(
-                "GroupsByTimeIndex",
-                &[("listing", "HASH"), ("createdKey", "RANGE")],
-            )],
-        ),
-        (
-            "ImagesTable",
-            &[("groupId", "HASH"), ("createdKey", "RANGE")],
-            &[("ImageIdIndex", &[("imageId", "HASH")])],
-        ),
-        ("ConnectionsTable", &[("id", "HASH")], &[]),
-    ];
     let defined = of_type(&template, "AWS::DynamoDB::Table");
-    assert_eq!(defined.len(), tables.len());
-    for (name, key, indexes) in tables {
+    assert_eq!(defined.len(), TABLES.len());
+    for TableSpec { name, key, indexes } in TABLES {
         let properties = at(defined[name], &["Properties"]);
         assert_eq!(
             key_schema(at(properties, &["KeySchema"])),
             keys(key),
             "{name}"
         );
-        let got: Vec<(String, Vec<(String, String)>, String)> = properties
+        let got: Vec<(String, Key, String)> = properties
             .get("GlobalSecondaryIndexes")
             .and_then(Value::as_sequence)
             .map(|gsis| {
@@ -374,11 +390,11 @@ fn tables_and_indexes_are_the_designs() {
             .strip_prefix("${")
             .and_then(|rest| rest.split_once(".Arn}/index/"))
         {
-            let gsis = tables
+            let gsis = TABLES
                 .iter()
-                .find(|(name, _, _)| *name == table)
+                .find(|spec| spec.name == table)
                 .unwrap_or_else(|| panic!("{arn} names no table"))
-                .2;
+                .indexes;
             assert!(
                 gsis.iter().any(|(name, _)| *name == index),
                 "{arn} names no index of {table}"

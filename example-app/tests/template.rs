@@ -165,6 +165,15 @@ fn every_function_is_a_handler_of_the_one_binary() {
             "udagram-lambda",
             "{name} ({handler}) is built from the one binary"
         );
+        // Logs go to a group the stack creates before the function can run.
+        let (tag, group) = untag(at(function, &["Properties", "LoggingConfig", "LogGroup"]))
+            .unwrap_or_else(|| panic!("{name} logs to a group of the stack"));
+        assert!(tag == "Ref", "{name}");
+        assert_eq!(
+            text(&template, &["Resources", group.as_str().unwrap(), "Type"]),
+            "AWS::Logs::LogGroup",
+            "{name}"
+        );
         // Code, runtime, architecture and tracing come from Globals, for every function alike.
         for inherited in [
             "CodeUri",

@@ -126,3 +126,85 @@ fn each_function_gets_exactly_the_variables_its_handler_reads() {
         }
     }
 }
+
+/// The actions each handler's role is given beyond logging and tracing, as the AWS adapters use
+/// them today. Widening a role is a deliberate change of this list.
+const ACTIONS: [(&str, &[&str]); 6] = [
+    (
+        "api",
+        &[
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "es:ESHttpGet",
+            "es:ESHttpPost",
+            "s3:PutObject",
+        ],
+    ),
+    (
+        "process-upload",
+        &[
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:UpdateItem",
+            "execute-api:ManageConnections",
+            "s3:GetObject",
+            "s3:PutObject",
+        ],
+    ),
+    (
+        "index-stream",
+        &[
+            "es:ESHttpDelete",
+            "es:ESHttpGet",
+            "es:ESHttpHead",
+            "es:ESHttpPost",
+            "es:ESHttpPut",
+        ],
+    ),
+    ("ws-connect", &["dynamodb:PutItem"]),
+    ("ws-disconnect", &["dynamodb:DeleteItem"]),
+    ("authorizer", &[]),
+];
+
+#[test]
+fn each_role_has_only_the_actions_its_handler_uses_on_named_resources() {
+    let template = template();
+    let functions = functions_by_handler(&template);
+    for (handler, want) in ACTIONS {
+        let (name, function) = &functions[handler];
+        let mut actions = BTreeSet::new();
+        let policies = at(function, &["Properties"])
+            .get("Policies")
+            .and_then(Value::as_sequence)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for policy in policies {
+            // Only explicit statements: a SAM policy template grants more than a handler uses.
+            for statement in at(policy, &["Statement"]).as_sequence().unwrap() {
+                assert_eq!(text(statement, &["Effect"]), "Allow", "{name}");
+                let action = at(statement, &["Action"]);
+                let listed = match action {
+                    Value::Sequence(items) => items.iter().collect(),
+                    single => vec![single],
+                };
+                for action in listed {
+                    let action = action.as_str().unwrap();
+                    assert!(!action.contains('*'), "{name}: {action}");
+                    actions.insert(action.to_owned());
+                }
+                let resources = match at(statement, &["Resource"]) {
+                    Value::Sequence(items) => items.iter().collect(),
+                    single => vec![single],
+                };
+                for resource in resources {
+                    assert_ne!(resource.as_str(), Some("*"), "{name}: a named resource");
+                }
+            }
+        }
+        let want: BTreeSet<String> = want.iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(actions, want, "{name} ({handler})");
+    }
+}

@@ -24,7 +24,7 @@ const NEW_IMAGE_SCHEMA: &str = include_str!("../../schemas/new-image.json");
 
 /// Each handler the `udagram-lambda` binary dispatches on (`_HANDLER`, the SAM `Handler`) and
 /// exactly the environment variables it reads (optional ones included; `S3_FORCE_PATH_STYLE` is
-/// for moto only and stays unset on AWS).
+/// for moto only and stays unset on AWS): the readers of `udagram::lambda::config`, one per row.
 const HANDLERS: [(&str, &[&str]); 6] = [
     (
         "api",

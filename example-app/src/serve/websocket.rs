@@ -158,6 +158,21 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_query_yields_at_most_the_one_token_it_carries(query in "[a-z=&%.+_-]{0,40}") {
+            let uri = format!("/ws?{query}");
+            let Ok(request) = http::Request::builder().uri(uri.as_str()).body(()) else {
+                return Ok(());
+            };
+            if let Ok(token) = connect_token(&request.into_parts().0) {
+                let pairs: Vec<_> = query.split('&').filter(|pair| pair.starts_with("token=")).collect();
+                proptest::prop_assert_eq!(pairs, vec![format!("token={token}")]);
+                proptest::prop_assert!(!token.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn refusals_are_problems_with_a_challenge() {
         let refusal = unauthorized(&VerifyError::Expired);

@@ -412,4 +412,33 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_handshake_headers_are_refused_or_accepted_without_panic(
+            connection in proptest::prop_oneof!["keep-alive, Upgrade", "[ -~]{0,24}"],
+            upgrade in proptest::prop_oneof!["websocket", "[ -~]{0,24}"],
+            version in proptest::prop_oneof!["13", "[ -~]{0,4}"],
+            key in proptest::prop_oneof!["[A-Za-z0-9+/]{21}[AQgw]==", "[ -~]{0,30}"],
+        ) {
+            let mut headers = HeaderMap::new();
+            for (name, value) in [
+                (header::CONNECTION, &connection),
+                (header::UPGRADE, &upgrade),
+                (header::SEC_WEBSOCKET_VERSION, &version),
+                (header::SEC_WEBSOCKET_KEY, &key),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.insert(name, value);
+                }
+            }
+            let upgrade_asked = connection.to_ascii_lowercase().contains("upgrade")
+                && upgrade.to_ascii_lowercase().contains("websocket");
+            if accept_key(&Method::GET, Version::HTTP_11, &headers).is_ok() {
+                proptest::prop_assert!(upgrade_asked);
+                proptest::prop_assert_eq!(version.as_str(), "13");
+                proptest::prop_assert_eq!(STANDARD.decode(key.as_bytes()).map(|raw| raw.len()), Ok(16));
+            }
+        }
+    }
 }

@@ -6,9 +6,15 @@
 //! processor first re-processes stored uploads whose image is still pending: the in-process bus
 //! loses its queue when the process is killed after answering 204.
 //!
+//! WebSockets: `ws://127.0.0.1:PORT/ws?token=TOKEN` on the same port (see [`websocket`]), the local
+//! twin of the API Gateway WebSocket API: a valid token or `401`, the connection recorded in the
+//! `connections` table while open, and `{"type":"imageReady","imageId":..,"groupId":..}` to every
+//! client when an upload is processed. Rows left by a killed process are removed the first time a
+//! notice to them answers Gone.
+//!
 //! Shutdown (when `shutdown` completes, e.g. on SIGINT/SIGTERM): stop accepting connections,
-//! answer 503 to new requests on open connections, wait for in-flight requests, process the events
-//! already queued, return.
+//! answer 503 to new requests on open connections, close every WebSocket with code 1001 (going
+//! away) and forget it, wait for in-flight requests, process the events already queued, return.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -23,6 +29,7 @@
 
 mod inflight;
 pub(crate) mod key_file;
+pub mod websocket;
 
 use std::future::Future;
 use std::io::Write as _;
@@ -33,7 +40,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm};
-use lamina_middleware::init::{LocalServer, LocalServerOptions, serve_local_with};
+use lamina_middleware::init::{LocalServer, LocalServerOptions, WebSocketRoute, serve_local_with};
 use lamina_middleware::secrets::SecretCache;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -48,9 +55,11 @@ use crate::embedded::{
 };
 use crate::events::UploadProcessor;
 use crate::ports::ImageStore;
+use crate::realtime::Realtime;
 
 pub use inflight::DrainingService;
 use key_file::{KeyFileSource, SIGNING_KEY_NAME};
+use websocket::{RealtimeRoutes, WEBSOCKET_PATH};
 
 /// How long shutdown waits for in-flight requests and queued events.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -85,8 +94,9 @@ impl Server {
         &self.url
     }
 
-    /// Stops accepting connections, answers 503 to new requests on open ones, waits for the
-    /// requests in flight, then processes the upload events already queued.
+    /// Stops accepting connections, answers 503 to new requests on open ones, closes the
+    /// WebSockets (code 1001), waits for the requests in flight, then processes the upload events
+    /// already queued.
     pub async fn shutdown(self) {
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         self.server.shutdown().await;
@@ -173,20 +183,23 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         secrets,
         signing_key: SIGNING_KEY_NAME.to_owned(),
     });
+    // `$connect` verifies with the API's own verifier (one JWKS cache) and records the connection
+    // in the store the upload processor notifies from, through the hub.
+    let sockets = WebSocketRoute::new(
+        WEBSOCKET_PATH,
+        RealtimeRoutes::new(Realtime::new(store.clone()), verifier.clone()),
+    );
+    let hub = LocalHub::with_websockets(sockets.connections());
     let api = DrainingService::new(api::service(state, verifier)?);
-    let local = LocalServerOptions::default().max_request_bytes(MAX_REQUEST_BYTES);
+    let local = LocalServerOptions::default()
+        .max_request_bytes(MAX_REQUEST_BYTES)
+        .websocket(sockets);
     let server = serve_local_with(listener, api.clone(), local)
         .await
         .with_context(|| format!("cannot serve on {bound}"))?;
 
     let recovery_images: Arc<dyn ImageStore> = store.clone();
-    let processor = UploadProcessor::new(
-        store.clone(),
-        blobs,
-        store.clone(),
-        store,
-        Arc::new(LocalHub::new()),
-    );
+    let processor = UploadProcessor::new(store.clone(), blobs, store.clone(), store, Arc::new(hub));
     let (stop_events, stopped) = watch::channel(false);
     let recovery = Recovery {
         blob_dir: blobs_dir(&data_dir),

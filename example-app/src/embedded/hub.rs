@@ -1,16 +1,20 @@
 //! [`Notifier`] in process: a hub of connected clients keyed by connection id, each with its
-//! own bounded tokio channel that the WebSocket task drains.
+//! own bounded buffer. The clients are the WebSocket connections of `udagram serve`'s `/ws` route
+//! (lamina-middleware's [`WebSocketConnections`], the local twin of the API Gateway Management
+//! API) and in-process subscribers with a tokio channel (tests, other local consumers).
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
 };
 
+use lamina_middleware::init::{WebSocketConnections, WebSocketMessage, WebSocketSendError};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::ports::{BoxFuture, Notifier, PortError};
 
-/// How many messages may wait for a slow client before sends to it fail.
+/// How many messages may wait for a slow in-process client before sends to it fail (WebSocket
+/// connections have their own, [`WebSocketConnections::with_buffer`]).
 pub const CONNECTION_BUFFER: usize = 64;
 
 /// The local hub: clone it freely; clones share the connections. It only routes messages:
@@ -19,15 +23,27 @@ pub const CONNECTION_BUFFER: usize = 64;
 #[derive(Debug, Clone, Default)]
 pub struct LocalHub {
     connections: Arc<Mutex<HashMap<String, mpsc::Sender<Vec<u8>>>>>,
+    websockets: Option<WebSocketConnections>,
 }
 
 impl LocalHub {
-    /// An empty hub.
+    /// A hub of in-process clients only.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Registers a new client: its connection id (a UUID) and the receiver of its messages.
+    /// A hub that also reaches the WebSocket connections of a lamina-middleware route (ids
+    /// unknown to the hub are looked up there). Payloads that are UTF-8 (the JSON notices) go
+    /// out as text frames, others as binary ones, as `PostToConnection` does.
+    pub fn with_websockets(connections: WebSocketConnections) -> Self {
+        Self {
+            websockets: Some(connections),
+            ..Self::default()
+        }
+    }
+
+    /// Registers a new in-process client: its connection id (a UUID) and the receiver of its
+    /// messages.
     pub fn connect(&self) -> (String, mpsc::Receiver<Vec<u8>>) {
         let id = uuid::Uuid::new_v4().to_string();
         let (sender, receiver) = mpsc::channel(CONNECTION_BUFFER);
@@ -40,9 +56,13 @@ impl LocalHub {
         self.lock().remove(id);
     }
 
-    /// How many clients are connected.
+    /// How many clients are connected (in process and over WebSocket).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        let sockets = self
+            .websockets
+            .as_ref()
+            .map_or(0, WebSocketConnections::len);
+        self.lock().len() + sockets
     }
 
     /// Whether no client is connected.
@@ -60,7 +80,8 @@ impl LocalHub {
 
 impl Notifier for LocalHub {
     /// Never waits: a client whose buffer is full is [`PortError::Unavailable`] (this message
-    /// is dropped for it); an unknown id, or one whose receiver is gone, is [`PortError::Gone`].
+    /// is dropped for it); an unknown id, or one whose receiver or socket is gone, is
+    /// [`PortError::Gone`].
     fn send<'a>(
         &'a self,
         connection_id: &'a str,
@@ -69,7 +90,20 @@ impl Notifier for LocalHub {
         Box::pin(async move {
             let mut connections = self.lock();
             let gone = || PortError::Gone(connection_id.to_owned());
-            let sender = connections.get(connection_id).ok_or_else(gone)?;
+            let Some(sender) = connections.get(connection_id) else {
+                drop(connections);
+                let Some(websockets) = &self.websockets else {
+                    return Err(gone());
+                };
+                return match websockets.send(connection_id, WebSocketMessage::from_payload(payload))
+                {
+                    Ok(()) => Ok(()),
+                    Err(WebSocketSendError::Full(_)) => Err(PortError::Unavailable(format!(
+                        "connection {connection_id} is not keeping up"
+                    ))),
+                    Err(_) => Err(gone()),
+                };
+            };
             match sender.try_send(payload.to_vec()) {
                 Ok(()) => Ok(()),
                 Err(TrySendError::Full(_)) => Err(PortError::Unavailable(format!(
@@ -111,6 +145,22 @@ mod tests {
             Err(PortError::Gone("nobody".into()))
         );
         assert!(hub.is_empty());
+    }
+
+    #[tokio::test]
+    async fn ids_unknown_to_the_hub_are_looked_up_among_the_websockets() {
+        let sockets = WebSocketConnections::new();
+        let hub = LocalHub::with_websockets(sockets.clone());
+        let (local, mut rx) = hub.connect();
+        hub.send(&local, b"in process").await.unwrap();
+        assert_eq!(rx.recv().await.unwrap(), b"in process");
+        assert_eq!(
+            hub.send("L0SM9cOFvHcCIhw=", b"{}").await,
+            Err(PortError::Gone("L0SM9cOFvHcCIhw=".into()))
+        );
+        assert_eq!(hub.len(), 1);
+        // The sockets themselves are covered with a real server in `serve`'s contract tests.
+        assert!(sockets.is_empty());
     }
 
     #[tokio::test]

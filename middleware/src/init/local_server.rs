@@ -1,7 +1,9 @@
-//! Serves a `lambda_http` service on a local port, so the same app runs outside Lambda.
+//! Serves a `lambda_http` service on a local port, so the same app runs outside Lambda, with
+//! optional WebSocket routes (see [`super::websocket`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -14,6 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::{Service, ServiceExt as _};
+
+use super::websocket::{self, Sockets, WebSocketRoute};
 
 /// The largest request body the local server reads by default, as API Gateway's limit: 10 MiB.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -38,7 +42,8 @@ impl LocalServer {
     }
 
     /// Stops accepting connections, lets the requests in flight finish (idle keep-alive
-    /// connections are closed; waits at most 30 s), then returns.
+    /// connections are closed), closes every WebSocket with code 1001 and waits for its
+    /// `on_disconnect` (waits at most 30 s in all), then returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let _ = (&mut self.accept).await;
@@ -63,12 +68,14 @@ impl Drop for LocalServer {
 #[derive(Debug, Clone)]
 pub struct LocalServerOptions {
     max_request_bytes: usize,
+    websockets: Vec<WebSocketRoute>,
 }
 
 impl Default for LocalServerOptions {
     fn default() -> Self {
         Self {
             max_request_bytes: MAX_REQUEST_BYTES,
+            websockets: Vec::new(),
         }
     }
 }
@@ -81,6 +88,19 @@ impl LocalServerOptions {
     #[must_use]
     pub fn max_request_bytes(mut self, bytes: usize) -> Self {
         self.max_request_bytes = bytes;
+        self
+    }
+
+    /// Serves WebSocket connections on `route`'s path, beside the service (see
+    /// [`WebSocketRoute`]): what API Gateway's WebSocket API does on AWS. Every request to that
+    /// path is the route's (a plain request is answered `426 Upgrade Required`); other paths,
+    /// upgrade requests included, still go to the service. A later route for the same path
+    /// replaces the earlier one.
+    #[must_use]
+    pub fn websocket(mut self, route: WebSocketRoute) -> Self {
+        self.websockets
+            .retain(|existing| existing.path() != route.path());
+        self.websockets.push(route);
         self
     }
 }
@@ -156,7 +176,9 @@ where
 {
     let address = listener.local_addr()?;
     let max_request_bytes = options.max_request_bytes;
+    let websockets: Arc<[WebSocketRoute]> = options.websockets.into();
     let (stop, mut stopped) = watch::channel(false);
+    let sockets = Sockets::new(stopped.clone());
     let accept = tokio::spawn(async move {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         loop {
@@ -172,12 +194,21 @@ where
                 }
             };
             let service = service.clone();
+            let (websockets, sockets) = (Arc::clone(&websockets), sockets.clone());
             let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let service = service.clone();
-                async move { Ok::<_, Infallible>(handle(service, request, max_request_bytes).await) }
+                let (websockets, sockets) = (Arc::clone(&websockets), sockets.clone());
+                async move {
+                    let path = request.uri().path();
+                    let response = match websockets.iter().find(|route| route.path() == path) {
+                        Some(route) => websocket::upgrade(route, request, &sockets).await,
+                        None => handle(service, request, max_request_bytes).await,
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             let connection = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), handler)
+                .serve_connection_with_upgrades(TokioIo::new(stream), handler)
                 .into_owned();
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
@@ -187,10 +218,13 @@ where
             });
         }
         drop(listener);
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        // Sockets got the stop signal too and are closing meanwhile; the HTTP connections go
+        // first, so a handshake in flight has counted its socket before the count is awaited.
+        let drained = async {
+            graceful.shutdown().await;
+            sockets.closed().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
             tracing::warn!("local connections still open after the shutdown grace period");
         }
     });
@@ -224,10 +258,7 @@ where
         }
     };
     match service.oneshot(Request::from_parts(parts, body)).await {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
-        }
+        Ok(response) => full_response(response),
         Err(error) => {
             let error: BoxError = error.into();
             tracing::error!(%error, "the service failed a local request");
@@ -236,8 +267,14 @@ where
     }
 }
 
+/// A `lambda_http` response as hyper's.
+pub(super) fn full_response(response: Response<Body>) -> Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+}
+
 /// An `application/problem+json` answer, like the ones `ProblemLayer` makes.
-fn problem(status: StatusCode, detail: &'static str) -> Response<Full<Bytes>> {
+pub(super) fn problem(status: StatusCode, detail: &'static str) -> Response<Full<Bytes>> {
     let body = serde_json::json!({
         "type": "about:blank",
         "title": status.canonical_reason().unwrap_or_default(),

@@ -1,5 +1,6 @@
 //! Cold-start helpers: one AWS configuration for every SDK client, clients built lazily or eagerly,
-//! concurrent prefetch of init work, and a local server for running the same service outside Lambda.
+//! concurrent prefetch of init work, and a local server for running the same service outside Lambda
+//! (with WebSocket routes, the local twin of an API Gateway WebSocket API: see [`websocket`]).
 //!
 //! What each saves (measured in `bench/`, see the guide): loading the AWS configuration once instead
 //! of per client avoids repeating the credential and region chain; in Lambda, [`load_aws_config`]
@@ -27,8 +28,13 @@ mod aws;
 mod lazy;
 mod local_server;
 mod prefetch;
+pub mod websocket;
 
 pub use aws::{load_aws_config, shared_aws_config};
 pub use lazy::LazyClient;
 pub use local_server::{LocalServer, LocalServerOptions, serve_local, serve_local_with};
 pub use prefetch::{Prefetch, PrefetchError, PrefetchReport};
+pub use websocket::{
+    WebSocketConnections, WebSocketFuture, WebSocketHandler, WebSocketMessage, WebSocketRoute,
+    WebSocketSendError,
+};

@@ -6,6 +6,7 @@ mod durability;
 mod files;
 mod shutdown;
 mod upload_url;
+mod websocket;
 
 use crate::serve::Serve;
 
@@ -32,4 +33,9 @@ serve_cases!(
         durability::sigkill_loses_no_acknowledged_upload_processing,
     sigterm_finishes_an_upload_in_flight => shutdown::sigterm_finishes_an_upload_in_flight,
     sigterm_answers_or_refuses_cleanly => shutdown::sigterm_answers_or_refuses_cleanly,
+    websocket_connect_needs_a_valid_token => websocket::connect_needs_a_valid_token,
+    websocket_every_client_gets_the_ready_notice => websocket::every_client_gets_the_ready_notice,
+    websocket_stale_connections_are_removed_when_gone =>
+        websocket::stale_connections_are_removed_when_gone,
+    websocket_sigterm_closes_sockets_cleanly => websocket::sigterm_closes_sockets_cleanly,
 );

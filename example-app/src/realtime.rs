@@ -25,7 +25,7 @@ use crate::app::{AppError, Clock, SystemClock, rfc3339_millis};
 use crate::domain::Connection;
 use crate::ports::ConnectionStore;
 
-/// The longest connection id accepted (API Gateway's are 16 characters; the local hub's are UUIDs).
+/// The longest connection id accepted (API Gateway's, and `serve`'s, are 16 characters).
 pub const MAX_CONNECTION_ID_LEN: usize = 128;
 
 /// Connects and disconnects WebSocket clients, over the [`ConnectionStore`].

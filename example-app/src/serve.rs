@@ -28,7 +28,6 @@
 //! ```
 
 mod inflight;
-pub(crate) mod key_file;
 pub mod websocket;
 
 use std::future::Future;
@@ -41,7 +40,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm};
 use lamina_middleware::init::{LocalServer, LocalServerOptions, WebSocketRoute, serve_local_with};
-use lamina_middleware::secrets::SecretCache;
+use lamina_middleware::secrets::{DirectorySource, SecretCache};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -50,16 +49,17 @@ use crate::api::{self, ApiState, LocalRoutes, Schemas};
 use crate::app::{App, MAX_UPLOAD_BYTES};
 use crate::dev_issuer::{AUDIENCE, DevIssuer};
 use crate::domain::{ImageStatus, ImageUploaded};
-use crate::embedded::{
-    ChannelBus, EmbeddedStore, FileBlobStore, LocalHub, blobs_dir, signing_key_path,
-};
+use crate::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, LocalHub, blobs_dir};
 use crate::events::UploadProcessor;
 use crate::ports::ImageStore;
 use crate::realtime::Realtime;
 
 pub use inflight::DrainingService;
-use key_file::{KeyFileSource, SIGNING_KEY_NAME};
 use websocket::{RealtimeRoutes, WEBSOCKET_PATH};
+
+/// The URL-signing key's name in the data directory's secrets: the file `DIR/signing.key`, made
+/// and checked (32 bytes) by [`EmbeddedStore::open`].
+const SIGNING_KEY_NAME: &str = "signing.key";
 
 /// How long shutdown waits for in-flight requests and queued events.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -149,7 +149,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     // Opening the store makes the URL-signing key on first run; it is then read through
     // Lamina's SecretCache, as Secrets Manager would be on AWS.
     let store = EmbeddedStore::open(&data_dir).context("cannot open the embedded store")?;
-    let secrets = SecretCache::new(KeyFileSource::new(signing_key_path(&data_dir)));
+    let secrets = SecretCache::new(DirectorySource::new(&data_dir));
     let signing_key = secrets
         .get_bytes(SIGNING_KEY_NAME)
         .await

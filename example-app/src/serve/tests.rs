@@ -9,6 +9,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::embedded::signing_key_path;
 
 async fn send(
     method: Method,
@@ -171,4 +172,31 @@ async fn uploads_whose_event_was_lost_are_processed_at_the_next_start() {
     }
     assert_eq!(status, "ready");
     again.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_signing_key_is_read_from_the_data_directory_and_a_short_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        signing_key_path(dir.path()),
+        dir.path().join(SIGNING_KEY_NAME)
+    );
+    let options = || ServeOptions {
+        data_dir: dir.path().to_owned(),
+        port: 0,
+    };
+    start(options()).await.unwrap().shutdown().await;
+    assert_eq!(
+        std::fs::read(signing_key_path(dir.path())).unwrap().len(),
+        32
+    );
+
+    std::fs::write(signing_key_path(dir.path()), b"0123456789").unwrap();
+    let error = start(options()).await.unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("not 32 bytes long"), "{message}");
+    assert!(
+        !message.contains("0123456789"),
+        "the key never shows: {message}"
+    );
 }

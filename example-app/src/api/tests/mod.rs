@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use lambda_http::Body;
 use lamina_middleware::auth::{JwtVerifier, VerificationKey};
-use lamina_middleware::secrets::SecretCache;
+use lamina_middleware::secrets::{DirectorySource, SecretCache};
 use serde_json::Value;
 use tempfile::TempDir;
 use time::OffsetDateTime;
@@ -25,7 +25,6 @@ use crate::app::{App, Clock};
 use crate::dev_issuer::{AUDIENCE, DevIssuer};
 use crate::domain::ImageUploaded;
 use crate::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, blobs_dir, signing_key_path};
-use crate::serve::key_file::{KeyFileSource, SIGNING_KEY_NAME};
 
 const ISSUER: &str = "http://127.0.0.1:9/";
 const BASE: &str = "http://127.0.0.1:9";
@@ -102,8 +101,8 @@ fn harness_with_clock(shift: Duration) -> Harness {
         .unwrap();
     let state = ApiState::new(app, Schemas::load().unwrap()).with_local_routes(LocalRoutes {
         issuer: issuer(),
-        secrets: SecretCache::new(KeyFileSource::new(signing_key_path(dir.path()))),
-        signing_key: SIGNING_KEY_NAME.to_owned(),
+        secrets: SecretCache::new(DirectorySource::new(dir.path())),
+        signing_key: "signing.key".to_owned(),
     });
     Harness {
         dir,

@@ -36,6 +36,7 @@
 //! ```
 
 mod engine;
+mod query;
 mod sigv4;
 
 use std::{

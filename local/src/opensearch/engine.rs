@@ -227,6 +227,22 @@ impl Engine {
         };
         let query = Query::parse(body.get("query"))?;
         let sort = parse_sort(body.get("sort"))?;
+        for key in &sort {
+            if let SortKey::Field { field, .. } = key
+                && index.mappings["properties"][field]["type"] == "text"
+            {
+                // As OpenSearch: a `text` field has no doc values to sort by.
+                return Err(EngineError::new(
+                    400,
+                    "illegal_argument_exception",
+                    format!(
+                        "Text fields are not optimised for operations that require per-document \
+                         field data like aggregations and sorting, so these operations are \
+                         disabled by default. Please use a keyword field instead [{field}]"
+                    ),
+                ));
+            }
+        }
         let mut hits: Vec<(&String, &Document, f64)> = index
             .documents
             .iter()
@@ -318,7 +334,20 @@ mod tests {
 
     #[test]
     fn match_scores_by_term_frequency_then_sorts_by_the_field() {
-        let engine = engine();
+        let mut engine = engine();
+        engine
+            .create_index(
+                "texts",
+                &json!({"mappings": {"properties": {"title": {"type": "text"}}}}),
+            )
+            .unwrap();
+        let error = engine
+            .search("texts", &json!({"sort": [{"title": "desc"}]}))
+            .unwrap_err();
+        assert_eq!(
+            (error.status, error.kind),
+            (400, "illegal_argument_exception")
+        );
         let search = |query: Value| {
             engine
                 .search(

@@ -110,6 +110,8 @@ impl ImageStore for DynamoDbStore {
         })
     }
 
+    /// Through `ImageIdIndex`, whose reads are eventually consistent: a record is found
+    /// within a moment of its creation (long before its upload can land).
     fn get_image<'a>(
         &'a self,
         image_id: &'a str,

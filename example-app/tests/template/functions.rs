@@ -151,6 +151,7 @@ const ACTIONS: [(&str, &[&str]); 6] = [
             "dynamodb:UpdateItem",
             "execute-api:ManageConnections",
             "s3:GetObject",
+            "s3:ListBucket",
             "s3:PutObject",
         ],
     ),

@@ -1,6 +1,9 @@
 //! Shared fixtures for Lamina's criterion benchmarks (`benches/`): the same trivial handler bare and
 //! inside the whole `lamina-middleware` stack, signed tokens, a verifier and a warm secret cache.
 //!
+//! Modules: [`cold_start`] (the cold-start harness and its variants), [`results`] (where the benches
+//! save what criterion does not).
+//!
 //! The keys are the middleware's test keys (`middleware/tests/fixtures/auth`), published on purpose.
 //!
 //! ```
@@ -13,6 +16,9 @@
 //! assert_eq!(response.map(|r| r.status().as_u16()).ok(), Some(200));
 //! # }
 //! ```
+
+pub mod cold_start;
+pub mod results;
 
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -2,7 +2,7 @@
 //! inside the whole `lamina-middleware` stack, signed tokens, a verifier and a warm secret cache.
 //!
 //! Modules: [`cold_start`] (the cold-start harness and its variants), [`results`] (where the benches
-//! save what criterion does not).
+//! save what criterion does not), [`report`] (the `bench-report` generator of `docs/src/benchmarks.md`).
 //!
 //! The keys are the middleware's test keys (`middleware/tests/fixtures/auth`), published on purpose.
 //!
@@ -18,6 +18,7 @@
 //! ```
 
 pub mod cold_start;
+pub mod report;
 pub mod results;
 
 use std::convert::Infallible;

@@ -58,6 +58,12 @@ enum Launch {
         bin: Option<&'static str>,
         handler: &'static str,
     },
+    /// A workspace package's binary, built in release with `CARGO_PROFILE_RELEASE_*` overrides
+    /// (see [`crate::profiles`]).
+    Profile {
+        package: &'static str,
+        overrides: &'static [(&'static str, &'static str)],
+    },
     /// A folder under `bench/functions/` with a `bootstrap` script.
     Script {
         folder: &'static str,
@@ -152,6 +158,18 @@ pub const VARIANTS: &[Variant] = &[
         },
     },
     Variant {
+        id: "rust-lamina-no-prefetch",
+        label: "2, nothing prefetched at init (the first request fetches the JWKS and the secret)",
+        language: Language::Rust,
+        ablation: true,
+        env: &[("BENCH_PREFETCH", "none")],
+        launch: Launch::Cargo {
+            package: "lamina-bench-stack",
+            bin: None,
+            handler: "bootstrap",
+        },
+    },
+    Variant {
         id: "rust-lamina-eager-client",
         label: "2, plus an SSM client built eagerly at init",
         language: Language::Rust,
@@ -161,6 +179,28 @@ pub const VARIANTS: &[Variant] = &[
             package: "lamina-bench-stack",
             bin: None,
             handler: "bootstrap",
+        },
+    },
+    Variant {
+        id: "rust-lamina-opt-s",
+        label: "2, built with opt-level = \"s\"",
+        language: Language::Rust,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")],
+        },
+    },
+    Variant {
+        id: "rust-lamina-panic-abort",
+        label: "2, built with panic = \"abort\"",
+        language: Language::Rust,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[("CARGO_PROFILE_RELEASE_PANIC", "abort")],
         },
     },
 ];
@@ -366,6 +406,22 @@ pub fn prepare(variant: &Variant, fixtures: &Fixtures) -> Result<Prepared, Strin
                     .envs(variant.env.iter().copied()),
                 binary_bytes,
                 runtime: "release profile".to_owned(),
+            })
+        }
+        Launch::Profile { package, overrides } => {
+            if !crate::profiles::enabled() {
+                return Err(format!(
+                    "set {}=1 to run it: it needs its own release build of the AWS SDK stack (minutes)",
+                    crate::profiles::ENABLE_ENV
+                ));
+            }
+            let (executable, binary_bytes) =
+                crate::profiles::build(variant.id, package, overrides)?;
+            Ok(Prepared {
+                variant: *variant,
+                config: fixtures.config(&executable, "bootstrap"),
+                binary_bytes,
+                runtime: format!("release profile with {overrides:?}"),
             })
         }
         Launch::Script { folder, handler } => {

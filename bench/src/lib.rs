@@ -2,7 +2,8 @@
 //! inside the whole `lamina-middleware` stack, signed tokens, a verifier and a warm secret cache.
 //!
 //! Modules: [`cold_start`] (the cold-start harness and its variants), [`results`] (where the benches
-//! save what criterion does not), [`report`] (the `bench-report` generator of `docs/src/benchmarks.md`).
+//! save what criterion does not), [`report`] (the `bench-report` generator of `docs/src/benchmarks.md`), [`profiles`] (release-profile
+//! ablation builds).
 //!
 //! The keys are the middleware's test keys (`middleware/tests/fixtures/auth`), published on purpose.
 //!
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod cold_start;
+pub mod profiles;
 pub mod report;
 pub mod results;
 

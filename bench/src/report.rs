@@ -200,7 +200,8 @@ pub fn markdown(inputs: &Inputs) -> String {
          `cargo bench -p lamina-bench`; edit bench/src/report.rs, not this file. -->\n\n\
          All benchmarks are criterion benches in `bench/` (`lamina-bench`). Absolute times on shared \
          build machines are noise; the figures that mean something are the ratios, each measured \
-         against a baseline in the same run. Every figure below comes from one run.\n\n\
+         against a baseline in the same run. The figures of each table come from one run of its \
+         bench.\n\n\
          **Machine:** {} ({} logical CPUs), {:.1} GiB memory, report written {}. Other builds shared \
          the machine while it ran.\n\n\
          ## Reproduce\n\n\
@@ -244,7 +245,9 @@ fn cold_start_section(page: &mut String, inputs: &Inputs) {
          `http-error-handler`, `secrets-manager`, which prefetches at init) and the X-Ray SDK \
          capturing the SDK client. The Python and Node.js variants start through a `bootstrap` \
          script that `exec`s the interpreter, as a custom runtime would. Variant 2 also verifies the \
-         token's RS256 signature on the first request; the peers do no JWT auth at all.\n\n",
+         token's RS256 signature on the first request; the peers do no JWT auth at all. \
+         Variant (3), a Udagram API function (`udagram-lambda`, handler `api`), is not in this run: \
+         it is pending on the example app's Lambda functions.\n\n",
     );
     let Some(file) = &inputs.cold_start else {
         page.push_str("*The cold-start bench has not run: no `cold_start.json`.*\n\n");
@@ -377,9 +380,11 @@ fn ablations(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
     page.push_str(
         "### Ablations against variant 2\n\n\
          Same binary as variant 2, one setting changed through its environment \
-         (`BENCH_PREFETCH`, `BENCH_EXTRA_CLIENT`, see `bench/functions/stack/src/main.rs`). \
-         Loopback fetches take well under a millisecond, so the prefetch ablation shows the \
-         machinery's cost here, not the network round trips it overlaps on AWS.\n\n",
+         (`BENCH_PREFETCH`, `BENCH_EXTRA_CLIENT`, see `bench/functions/stack/src/main.rs`), or \
+         built with one release-profile setting changed through cargo's `CARGO_PROFILE_RELEASE_*` \
+         variables (`bench/src/profiles.rs`, only with `LAMINA_BENCH_PROFILE_ABLATIONS=1`). The \
+         init fetches go to servers on loopback here (moto, a local JWKS server); on AWS they are \
+         network round trips, which the concurrent prefetch overlaps.\n\n",
     );
     if rows.is_empty() {
         page.push_str("*No ablation ran.*\n\n");
@@ -405,9 +410,9 @@ fn ablations(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
         page.push('\n');
     }
     page.push_str(
-        "Not measured here: the release profile choices (`lto`, `codegen-units`, `opt-level`, \
-         `panic`, `strip`) and the TLS crypto backend. Each needs its own release build of the AWS \
-         SDK stack (about 6 minutes on these 2 cores), which this run did not afford.\n\n",
+        "Not measured: `lto`, `codegen-units` and `strip` set otherwise, and the TLS crypto \
+         backend (ring instead of aws-lc-rs, a feature change in every AWS SDK crate). Each needs \
+         its own release build of the AWS SDK stack (6 minutes or more on these 2 cores).\n\n",
     );
 }
 
@@ -488,8 +493,8 @@ fn per_request_section(page: &mut String, inputs: &Inputs) {
          not counted against it. The Event Handler resolves the cold-start benches' REST event \
          (already a `dict`, as the runtime hands it over) with CORS and nothing else; Lamina's \
          stack also checks the (cached) JWT, the deadline and the secret. The Tracer keeps \
-         Powertools' defaults: subsegments are streamed to the daemon in batches, each still one \
-         datagram.\n\n\
+         Powertools' defaults inside a sampled Lambda trace; the worker checks that its \
+         subsegments reach the daemon before timing.\n\n\
          | what | Python | Rust | Python ÷ Rust |\n|---|---|---|---|\n",
     );
     for (label, python, rust) in PEERS {

@@ -6,7 +6,8 @@
 //! Configuration (environment):
 //! - `BENCH_JWKS_URL`, `BENCH_ISSUER`, `BENCH_AUDIENCE`: the token issuer (required).
 //! - `BENCH_SECRET_ID`: the secret prefetched at init (required).
-//! - `BENCH_PREFETCH`: `concurrent` (default) or `sequential`, the init prefetch ablation.
+//! - `BENCH_PREFETCH`: `concurrent` (default), `sequential`, or `none` (the first request fetches
+//!   the JWKS and the secret), the init prefetch ablations.
 //! - `BENCH_EXTRA_CLIENT`: `lazy` (default) or `eager`: an SSM client the handler holds but does not
 //!   call on this route, built at init (`eager`) or on first use (`lazy`), the SDK client ablation.
 //! - `LAMINA_CORS_*`, `POWERTOOLS_*`, `AWS_LAMINA_LOG_*`: the layers' own settings.
@@ -65,9 +66,15 @@ async fn main() -> Result<(), Error> {
                 .map_err(Into::into)
         });
     match std::env::var("BENCH_PREFETCH").as_deref() {
-        Ok("sequential") => prefetch.run_sequentially().await?,
-        _ => prefetch.run().await?,
-    };
+        Ok("sequential") => {
+            prefetch.run_sequentially().await?;
+        }
+        // The JWKS and the secret are then fetched by the first request instead.
+        Ok("none") => {}
+        _ => {
+            prefetch.run().await?;
+        }
+    }
 
     let http = ServiceBuilder::new()
         .layer(CorsConfig::from_env()?.into_layer()?)

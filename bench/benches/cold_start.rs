@@ -1,12 +1,14 @@
 //! Cold start, side by side: every variant of `lamina_bench::cold_start::VARIANTS` started as a fresh
 //! process by the `lamina-local` emulator for each sample, answering the same API Gateway request.
 //!
-//! Three benchmark groups read the same samples: `cold start init` (spawn to the first `/next`),
-//! `cold start first response` (invoke, spawn included, to the first answer) and `cold start warm
-//! invocation`. Peak RSS and binary sizes are saved beside criterion's estimates for the report.
+//! The samples are taken first, round-robin over the variants; then three benchmark groups read
+//! them: `cold start init` (spawn to the first `/next`), `cold start first response` (invoke, spawn
+//! included, to the first answer) and `cold start warm invocation`. The samples themselves, peak RSS
+//! and binary sizes are saved beside criterion's estimates; the report takes its medians from them,
+//! so the three figures of a variant are always of the same processes.
 //!
 //! Environment: `LAMINA_BENCH_VARIANTS` (comma-separated ids) runs only those variants;
-//! `LAMINA_BENCH_SAMPLES` sets the sample count (default 10, criterion's minimum).
+//! `LAMINA_BENCH_SAMPLES` sets the number of processes per variant (default 20, at least 10).
 
 #![allow(missing_docs)]
 
@@ -39,7 +41,7 @@ fn cold_start(c: &mut Criterion) {
     let samples = std::env::var("LAMINA_BENCH_SAMPLES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(10_usize)
+        .unwrap_or(20_usize)
         .max(10);
 
     let mut prepared: Vec<Prepared> = Vec::new();
@@ -63,7 +65,23 @@ fn cold_start(c: &mut Criterion) {
         }
     }
 
+    // Samples first, round-robin over the variants, so that load from other work on the machine
+    // falls on every variant alike; one discarded round first warms the page cache. Test mode
+    // (`cargo test --benches`) takes one round.
+    let measuring = results::measuring();
+    let rounds = if measuring { samples + 1 } else { 1 };
     let pools: Vec<RefCell<SamplePool>> = prepared.iter().map(|_| RefCell::default()).collect();
+    for round in 0..rounds {
+        for (ready, pool) in prepared.iter().zip(&pools) {
+            let taken = rt
+                .block_on(sample(ready, &event))
+                .unwrap_or_else(|e| panic!("{e}"));
+            if round > 0 || !measuring {
+                pool.borrow_mut().push(taken);
+            }
+        }
+    }
+
     for metric in Metric::ALL {
         let mut group = c.benchmark_group(metric.group());
         group
@@ -76,11 +94,8 @@ fn cold_start(c: &mut Criterion) {
                 b.iter_custom(|iterations| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iterations {
-                        let taken = pool
-                            .borrow_mut()
-                            .next(metric, || rt.block_on(sample(ready, &event)))
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        total += metric.of(&taken);
+                        let taken = pool.borrow_mut().next(metric);
+                        total += taken.map_or(Duration::ZERO, |s| metric.of(&s));
                     }
                     total
                 });

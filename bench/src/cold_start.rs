@@ -3,9 +3,9 @@
 //!
 //! One [`Sample`] is one fresh execution environment: spawn, the first `/next` (the init duration),
 //! the first response, then one warm invocation, then the process is killed. Its peak RSS is read from
-//! `/proc` (Lambda's "Max Memory Used"). The criterion bench `cold_start` turns samples into three
-//! benchmarks per variant; [`SamplePool`] lets the three share samples, so that each process started
-//! counts once in each of them.
+//! `/proc` (Lambda's "Max Memory Used"). The criterion bench `cold_start` takes the samples first,
+//! round-robin over the variants, then turns them into three benchmarks per variant through a
+//! [`SamplePool`], so the three metrics are figures of the same processes.
 //!
 //! Fixtures shared by every variant ([`Fixtures`]): a moto server holding the secret, a loopback
 //! JWKS server, and an X-Ray daemon stand-in (every variant runs with active tracing).
@@ -652,8 +652,10 @@ impl Metric {
     }
 }
 
-/// The samples of one variant. Each benchmark reads the next sample it has not used yet, taking a
-/// new one only when it has read them all, so every process counts once per metric.
+/// The samples of one variant, taken before criterion runs (the bench takes them round-robin over
+/// the variants, so that a burst of load on a shared machine hits every variant alike). Each
+/// benchmark reads them in order, from the start again when it has read them all, so the three
+/// metrics are figures of the same processes.
 #[derive(Debug, Default)]
 pub struct SamplePool {
     samples: Vec<Sample>,
@@ -661,22 +663,20 @@ pub struct SamplePool {
 }
 
 impl SamplePool {
-    /// The next unread sample for `metric`, running `take` when every sample has been read.
-    ///
-    /// # Errors
-    /// Whatever `take` returns.
-    pub fn next(
-        &mut self,
-        metric: Metric,
-        take: impl FnOnce() -> Result<Sample, String>,
-    ) -> Result<Sample, String> {
-        let cursor = &mut self.cursors[metric.index()];
-        if *cursor == self.samples.len() {
-            self.samples.push(take()?);
+    /// Adds a sample.
+    pub fn push(&mut self, sample: Sample) {
+        self.samples.push(sample);
+    }
+
+    /// The next sample for `metric`, cycling; `None` when the pool is empty.
+    pub fn next(&mut self, metric: Metric) -> Option<Sample> {
+        if self.samples.is_empty() {
+            return None;
         }
-        let sample = self.samples[*cursor];
+        let cursor = &mut self.cursors[metric.index()];
+        let sample = self.samples[*cursor % self.samples.len()];
         *cursor += 1;
-        Ok(sample)
+        Some(sample)
     }
 
     /// Every sample taken.
@@ -708,6 +708,23 @@ pub struct VariantResult {
 }
 
 impl VariantResult {
+    /// The median of `metric` over the samples, in nanoseconds.
+    #[must_use]
+    pub fn median(&self, metric: Metric) -> Option<f64> {
+        let mut values: Vec<f64> = self
+            .samples
+            .iter()
+            .map(|s| metric.of(s).as_secs_f64() * 1e9)
+            .collect();
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(values[n / 2]),
+            _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+        }
+    }
+
     /// The median peak RSS over the samples, in MB.
     #[must_use]
     pub fn median_memory_mb(&self) -> Option<u64> {
@@ -732,36 +749,19 @@ mod tests {
     }
 
     #[test]
-    fn each_metric_reads_each_sample_once() {
+    fn each_metric_reads_the_same_samples_in_order_and_cycles() {
         let mut pool = SamplePool::default();
-        let mut taken = 0;
-        let mut take = |ms| {
-            taken += 1;
-            Ok(sample(ms))
-        };
-        assert_eq!(
-            pool.next(Metric::Init, || take(10))
-                .unwrap()
-                .init
-                .as_millis(),
-            10
-        );
-        assert_eq!(
-            pool.next(Metric::Init, || take(20))
-                .unwrap()
-                .init
-                .as_millis(),
-            20
-        );
-        // The other metrics reuse the two samples before taking a third.
-        let reused = pool.next(Metric::Warm, || take(99)).unwrap();
-        assert_eq!(reused.max_memory_mb, 10);
-        let reused = pool.next(Metric::Warm, || take(99)).unwrap();
-        assert_eq!(reused.max_memory_mb, 20);
-        let fresh = pool.next(Metric::Warm, || take(30)).unwrap();
-        assert_eq!(fresh.max_memory_mb, 30);
-        assert_eq!(taken, 3);
-        assert_eq!(pool.samples().len(), 3);
+        assert!(pool.next(Metric::Init).is_none());
+        pool.push(sample(10));
+        pool.push(sample(20));
+        let init: Vec<u64> = (0..3)
+            .filter_map(|_| pool.next(Metric::Init))
+            .map(|s| s.max_memory_mb)
+            .collect();
+        assert_eq!(init, [10, 20, 10]);
+        // Another metric starts from the first sample again.
+        assert_eq!(pool.next(Metric::Warm).map(|s| s.max_memory_mb), Some(10));
+        assert_eq!(pool.samples().len(), 2);
     }
 
     #[test]
@@ -785,5 +785,7 @@ mod tests {
             skipped: None,
         };
         assert_eq!(result.median_memory_mb(), Some(7));
+        assert_eq!(result.median(Metric::Init), Some(7e6));
+        assert_eq!(result.median(Metric::FirstResponse), Some(8e6));
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::cold_start::{Language, VariantResult};
+use crate::cold_start::{Language, Metric, VariantResult};
 
 /// Criterion's median estimates, in nanoseconds, by benchmark id (`group/function`).
 #[derive(Debug, Default, Clone)]
@@ -180,12 +180,12 @@ fn or_not_run(ns: Option<f64>) -> String {
     ns.map_or_else(|| "not run".to_owned(), human)
 }
 
-const GROUP_INIT: &str = "cold start init";
-const GROUP_FIRST: &str = "cold start first response";
-const GROUP_WARM: &str = "cold start warm invocation";
-
-fn cold(estimates: &Estimates, group: &str, id: &str) -> Option<f64> {
-    estimates.median(&format!("{group}/{id}"))
+/// The median of `metric` over a variant's samples (the same processes for every metric).
+fn cold(file: &ColdStartFile, metric: Metric, id: &str) -> Option<f64> {
+    file.variants
+        .iter()
+        .find(|v| v.id == id && v.skipped.is_none())?
+        .median(metric)
 }
 
 /// The page, `docs/src/benchmarks.md`.
@@ -223,7 +223,6 @@ pub fn markdown(inputs: &Inputs) -> String {
 }
 
 fn cold_start_section(page: &mut String, inputs: &Inputs) {
-    let e = &inputs.estimates;
     page.push_str(
         "## Cold start (`benches/cold_start.rs`)\n\n\
          Each sample is a fresh process started by the `lamina-local` emulator, as Lambda starts an \
@@ -233,8 +232,11 @@ fn cold_start_section(page: &mut String, inputs: &Inputs) {
          invocation (Lambda's Max Memory Used, in whole MB). Every variant answers the same API \
          Gateway REST proxy request (`GET /hello` with an `Origin` and a bearer token) with the same \
          JSON body; every variant runs with active tracing, its X-Ray documents going to \
-         `lamina-local`'s collector; the secret comes from moto on loopback. Medians of criterion's \
-         samples; ratios against variant 1 of the same run.\n\n\
+         `lamina-local`'s collector; the secret comes from moto on loopback. The processes are \
+         started round-robin over the variants (after one discarded round), so that load from \
+         other work on the machine falls on all alike; the figures are medians over those \
+         processes, the same processes for the three columns, and the ratios are against variant 1 \
+         of the same run. Criterion prints its own estimates from the same samples.\n\n\
          The variants: (1) `bench/functions/hello`, bare `lambda_runtime` + `lambda_http`; \
          (2) `bench/functions/stack`, the same with JSON logs, EMF metrics, the X-Ray layers, CORS, \
          problem+json errors, the invocation context and deadline, JWT auth with the JWKS fetched at \
@@ -255,7 +257,7 @@ fn cold_start_section(page: &mut String, inputs: &Inputs) {
     };
     let main: Vec<&VariantResult> = file.variants.iter().filter(|v| !v.ablation).collect();
     let base_id = "rust-hello";
-    let base = |group| cold(e, group, base_id);
+    let base = |group| cold(file, group, base_id);
     let base_rss = file
         .variants
         .iter()
@@ -276,9 +278,9 @@ fn cold_start_section(page: &mut String, inputs: &Inputs) {
             continue;
         }
         let (init, first, warm) = (
-            cold(e, GROUP_INIT, &v.id),
-            cold(e, GROUP_FIRST, &v.id),
-            cold(e, GROUP_WARM, &v.id),
+            cold(file, Metric::Init, &v.id),
+            cold(file, Metric::FirstResponse, &v.id),
+            cold(file, Metric::Warm, &v.id),
         );
         let rss = v.median_memory_mb();
         let _ = writeln!(
@@ -286,9 +288,9 @@ fn cold_start_section(page: &mut String, inputs: &Inputs) {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             v.label,
             or_not_run(init),
-            ratio(init, base(GROUP_INIT)),
+            ratio(init, base(Metric::Init)),
             or_not_run(first),
-            ratio(first, base(GROUP_FIRST)),
+            ratio(first, base(Metric::FirstResponse)),
             or_not_run(warm),
             rss.map_or_else(|| "–".to_owned(), |mb| format!("{mb} MB")),
             match (rss, base_rss) {
@@ -314,12 +316,11 @@ fn cold_start_section(page: &mut String, inputs: &Inputs) {
          **80 ms for Python** and **125 ms for Node.js**. They are from AWS's machines, not this \
          one; compare their ratios with ours, not their values.\n\n",
     );
-    goals(page, inputs, file);
-    ablations(page, inputs, file);
+    goals(page, file);
+    ablations(page, file);
 }
 
-fn goals(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
-    let e = &inputs.estimates;
+fn goals(page: &mut String, file: &ColdStartFile) {
     let rss = |id: &str| {
         file.variants
             .iter()
@@ -329,8 +330,8 @@ fn goals(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
     page.push_str("### Goals (issue 7), from this run\n\n");
     let verdict = |met: bool| if met { "met" } else { "**missed**" };
     match (
-        cold(e, GROUP_INIT, "rust-lamina"),
-        cold(e, GROUP_INIT, "rust-hello"),
+        cold(file, Metric::Init, "rust-lamina"),
+        cold(file, Metric::Init, "rust-hello"),
     ) {
         (Some(stack), Some(hello)) => {
             let _ = writeln!(
@@ -345,8 +346,8 @@ fn goals(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
         _ => page.push_str("- Variant 2's init within 1.10× variant 1's: not measured.\n"),
     }
     match (
-        cold(e, GROUP_FIRST, "python-powertools"),
-        cold(e, GROUP_FIRST, "rust-lamina"),
+        cold(file, Metric::FirstResponse, "python-powertools"),
+        cold(file, Metric::FirstResponse, "rust-lamina"),
     ) {
         (Some(python), Some(stack)) => {
             let _ = writeln!(
@@ -374,8 +375,7 @@ fn goals(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
     page.push('\n');
 }
 
-fn ablations(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
-    let e = &inputs.estimates;
+fn ablations(page: &mut String, file: &ColdStartFile) {
     let rows: Vec<&VariantResult> = file.variants.iter().filter(|v| v.ablation).collect();
     page.push_str(
         "### Ablations against variant 2\n\n\
@@ -392,17 +392,24 @@ fn ablations(page: &mut String, inputs: &Inputs, file: &ColdStartFile) {
         page.push_str(
             "| ablation | init | × 2 | first response | × 2 | peak RSS |\n|---|---|---|---|---|---|\n",
         );
-        let base = |group| cold(e, group, "rust-lamina");
+        let base = |group| cold(file, group, "rust-lamina");
         for v in rows {
-            let (init, first) = (cold(e, GROUP_INIT, &v.id), cold(e, GROUP_FIRST, &v.id));
+            if let Some(reason) = &v.skipped {
+                let _ = writeln!(page, "| {} | not run: {reason} | | | | |", v.label);
+                continue;
+            }
+            let (init, first) = (
+                cold(file, Metric::Init, &v.id),
+                cold(file, Metric::FirstResponse, &v.id),
+            );
             let _ = writeln!(
                 page,
                 "| {} | {} | {} | {} | {} | {} |",
                 v.label,
                 or_not_run(init),
-                ratio(init, base(GROUP_INIT)),
+                ratio(init, base(Metric::Init)),
                 or_not_run(first),
-                ratio(first, base(GROUP_FIRST)),
+                ratio(first, base(Metric::FirstResponse)),
                 v.median_memory_mb()
                     .map_or_else(|| "–".to_owned(), |mb| format!("{mb} MB")),
             );
@@ -521,17 +528,16 @@ fn per_request_section(page: &mut String, inputs: &Inputs) {
 /// The cold-start chart: init and first response per variant, horizontal bars, as SVG text.
 #[must_use]
 pub fn svg(inputs: &Inputs) -> String {
-    let e = &inputs.estimates;
     let rows: Vec<(String, Option<f64>, Option<f64>)> = inputs
         .cold_start
         .iter()
-        .flat_map(|f| f.variants.iter())
-        .filter(|v| v.skipped.is_none() && !v.ablation)
-        .map(|v| {
+        .flat_map(|file| file.variants.iter().map(move |v| (file, v)))
+        .filter(|(_, v)| v.skipped.is_none() && !v.ablation)
+        .map(|(file, v)| {
             (
                 v.label.clone(),
-                cold(e, GROUP_INIT, &v.id),
-                cold(e, GROUP_FIRST, &v.id),
+                cold(file, Metric::Init, &v.id),
+                cold(file, Metric::FirstResponse, &v.id),
             )
         })
         .collect();
@@ -598,7 +604,19 @@ mod tests {
     use crate::cold_start::Sample;
     use std::time::Duration;
 
-    fn variant(id: &str, label: &str, mb: u64, skipped: Option<&str>) -> VariantResult {
+    fn variant(
+        id: &str,
+        label: &str,
+        init_ms: u64,
+        mb: u64,
+        skipped: Option<&str>,
+    ) -> VariantResult {
+        let sample = |extra_ms: u64| Sample {
+            init: Duration::from_millis(init_ms + extra_ms),
+            first_response: Duration::from_millis(2 * init_ms + extra_ms),
+            warm: Duration::from_millis(1),
+            max_memory_mb: mb,
+        };
         VariantResult {
             id: id.to_owned(),
             label: label.to_owned(),
@@ -606,12 +624,11 @@ mod tests {
             ablation: false,
             runtime: String::new(),
             binary_bytes: Some(1_200_000),
-            samples: vec![Sample {
-                init: Duration::from_millis(5),
-                first_response: Duration::from_millis(8),
-                warm: Duration::from_millis(1),
-                max_memory_mb: mb,
-            }],
+            samples: if skipped.is_some() {
+                Vec::new()
+            } else {
+                vec![sample(0), sample(1), sample(100)]
+            },
             skipped: skipped.map(str::to_owned),
         }
     }
@@ -619,19 +636,15 @@ mod tests {
     fn inputs() -> Inputs {
         Inputs {
             estimates: Estimates::from_pairs([
-                ("cold start init/rust-hello", 5e6),
-                ("cold start init/rust-lamina", 6e6),
-                ("cold start first response/rust-hello", 8e6),
-                ("cold start first response/rust-lamina", 10e6),
-                ("cold start first response/python-powertools", 500e6),
                 ("request/bare handler", 500.0),
                 ("request/whole stack, cached token", 3000.0),
             ]),
             cold_start: Some(ColdStartFile {
                 variants: vec![
-                    variant("rust-hello", "1. hello", 4, None),
-                    variant("rust-lamina", "2. stack", 12, None),
-                    variant("node-middy", "5. node", 0, Some("npm | missing")),
+                    variant("rust-hello", "1. hello", 5, 4, None),
+                    variant("rust-lamina", "2. stack", 6, 12, None),
+                    variant("python-powertools", "4b. powertools", 300, 60, None),
+                    variant("node-middy", "5. node", 0, 0, Some("npm | missing")),
                 ],
             }),
             peers: None,
@@ -651,13 +664,14 @@ mod tests {
             "{page}"
         );
         assert!(
-            page.contains("| 2. stack | 6.0 ms | 1.20× | 10.0 ms | 1.25× |"),
+            // Medians of the samples: init 7 ms against 6 ms, first 13 ms against 11 ms.
+            page.contains("| 2. stack | 7.0 ms | 1.17× | 13.0 ms | 1.18× |"),
             "{page}"
         );
         assert!(page.contains("not run: npm / missing"), "{page}");
-        assert!(page.contains("within 1.10× variant 1's: 1.20×"), "{page}");
+        assert!(page.contains("within 1.10× variant 1's: 1.17×"), "{page}");
         assert!(page.contains("**missed**"), "{page}");
-        assert!(page.contains("Powertools: 50.0×"), "{page}");
+        assert!(page.contains("Powertools: 46.2×"), "{page}");
         assert!(page.contains("+8 MB"), "{page}");
         assert!(
             page.contains(
@@ -675,8 +689,8 @@ mod tests {
     fn the_chart_draws_a_bar_per_measured_figure() {
         let chart = svg(&inputs());
         assert!(chart.starts_with("<svg"));
-        assert_eq!(chart.matches("<rect x=\"330\" y=").count(), 2 * 2 + 1);
-        assert!(chart.contains("10.0 ms"));
+        assert_eq!(chart.matches("<rect x=\"330\" y=").count(), 3 * 2 + 1);
+        assert!(chart.contains("13.0 ms"));
         assert!(!chart.contains("5. node"));
     }
 

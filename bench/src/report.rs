@@ -208,7 +208,7 @@ pub fn markdown(inputs: &Inputs) -> String {
          ```sh\n\
          python3 -m pip install awslambdaric 'aws-lambda-powertools[tracer]' aws-xray-sdk boto3 'moto[server]'\n\
          (cd bench/functions/node-middy && npm ci)   # needs cmake, autoconf, automake, libtool\n\
-         cargo bench -p lamina-bench                  # every bench, about 10 minutes\n\
+         cargo bench -p lamina-bench                  # every bench: about 6 minutes once built\n\
          cargo run -p lamina-bench --bin bench-report # rewrites this page and its chart\n\
          ```\n\n\
          `LAMINA_BENCH_VARIANTS=rust-hello,rust-lamina` runs only some cold-start variants; \

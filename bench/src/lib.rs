@@ -1,6 +1,10 @@
 //! Shared fixtures for Lamina's criterion benchmarks (`benches/`): the same trivial handler bare and
 //! inside the whole `lamina-middleware` stack, signed tokens, a verifier and a warm secret cache.
 //!
+//! Modules: [`cold_start`] (the cold-start harness and its variants), [`results`] (where the benches
+//! save what criterion does not), [`report`] (the `bench-report` generator of `docs/src/benchmarks.md`), [`profiles`] (release-profile
+//! ablation builds).
+//!
 //! The keys are the middleware's test keys (`middleware/tests/fixtures/auth`), published on purpose.
 //!
 //! ```
@@ -13,6 +17,11 @@
 //! assert_eq!(response.map(|r| r.status().as_u16()).ok(), Some(200));
 //! # }
 //! ```
+
+pub mod cold_start;
+pub mod profiles;
+pub mod report;
+pub mod results;
 
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod aws;
 pub mod dev_issuer;
 pub mod domain;
 pub mod embedded;

@@ -3,6 +3,9 @@
 //! | port | adapter | service |
 //! |---|---|---|
 //! | `GroupStore`, `ImageStore`, `ConnectionStore` | [`DynamoDbStore`] | DynamoDB (tables made by [`create_tables`] or the template) |
+//! | `BlobStore` | [`S3BlobStore`] | S3 (presigned PUTs for uploads) |
+//! | `EventBus` | [`SnsEventBus`] | SNS |
+//! | `Notifier` | [`ApiGatewayNotifier`] | API Gateway Management API |
 //!
 //! Each adapter takes an SDK client the caller built (region, endpoint, retries, tracing
 //! interceptors), so the same code runs on AWS and against `moto_server` in tests. Errors
@@ -31,7 +34,14 @@
 
 mod dynamodb;
 mod error;
+mod notifier;
 mod page_key;
+mod s3;
+mod sns;
+
+pub use notifier::ApiGatewayNotifier;
+pub use s3::S3BlobStore;
+pub use sns::SnsEventBus;
 
 pub use dynamodb::{
     DynamoDbStore, GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, TableNames, create_tables,

@@ -6,10 +6,12 @@
 
 pub mod api;
 pub mod app;
+pub mod aws;
 pub mod dev_issuer;
 pub mod domain;
 pub mod embedded;
 pub mod events;
+pub mod lambda;
 pub mod ports;
 pub mod realtime;
 pub mod serve;

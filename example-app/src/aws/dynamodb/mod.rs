@@ -1,0 +1,85 @@
+//! [`GroupStore`], [`ImageStore`] and [`ConnectionStore`] on DynamoDB: the course's three tables
+//! with the data model of the deployment template (see [`create_tables`]).
+//!
+//! - Groups: hash key `id`; every item also carries `listing = "groups"` and
+//!   `createdKey = "<timestamp>#<id>"`, the keys of the `GroupsByTimeIndex` GSI that lists the
+//!   groups newest first.
+//! - Images: hash key `groupId`, range key `createdKey = "<timestamp>#<imageId>"` (a group's
+//!   images newest first), GSI `ImageIdIndex` on `imageId`; its stream (`NEW_IMAGE`) feeds the
+//!   search index.
+//! - Connections: hash key `id`, attribute `timestamp`.
+//!
+//! Attribute names that are DynamoDB reserved words (`name`, `timestamp`, `status`) only ever
+//! appear in expressions as `#placeholders`. Page keys are the same opaque, strictly validated
+//! keys as the embedded store's; the `ExclusiveStartKey` is rebuilt from them, never taken
+//! from the client as is.
+//!
+//! [`GroupStore`]: crate::ports::GroupStore
+//! [`ImageStore`]: crate::ports::ImageStore
+//! [`ConnectionStore`]: crate::ports::ConnectionStore
+
+mod connections;
+mod groups;
+mod images;
+mod item;
+mod tables;
+
+use std::sync::Arc;
+
+pub use tables::{GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, create_tables};
+
+use crate::{
+    domain::{MAX_PAGE_SIZE, PageRequest},
+    ports::PortError,
+};
+
+/// The names of the three tables (the template's `GROUPS_TABLE`, `IMAGES_TABLE` and
+/// `CONNECTIONS_TABLE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    /// The groups table.
+    pub groups: String,
+    /// The images table.
+    pub images: String,
+    /// The WebSocket connections table.
+    pub connections: String,
+}
+
+/// The DynamoDB adapter for groups, images and connections. Clones share the client.
+#[derive(Debug, Clone)]
+pub struct DynamoDbStore {
+    client: aws_sdk_dynamodb::Client,
+    tables: Arc<TableNames>,
+}
+
+impl DynamoDbStore {
+    /// An adapter over `client` (built by the caller: region, endpoint, retries, interceptors)
+    /// for the tables named in `tables`.
+    pub fn new(client: aws_sdk_dynamodb::Client, tables: TableNames) -> Self {
+        Self {
+            client,
+            tables: Arc::new(tables),
+        }
+    }
+
+    /// The table names this store uses.
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+}
+
+/// Checks a page size: 1 to [`MAX_PAGE_SIZE`], as the embedded store does.
+fn checked_limit(page: &PageRequest) -> Result<u32, PortError> {
+    if (1..=MAX_PAGE_SIZE).contains(&page.limit) {
+        Ok(page.limit)
+    } else {
+        Err(PortError::Invalid(format!(
+            "page size {} is not between 1 and {MAX_PAGE_SIZE}",
+            page.limit
+        )))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests;

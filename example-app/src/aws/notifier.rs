@@ -1,0 +1,62 @@
+//! [`Notifier`] on the API Gateway Management API: `PostToConnection` for each message.
+//!
+//! The client's endpoint is the WebSocket stage's URL (`WEBSOCKET_ENDPOINT`,
+//! `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`), set by the caller. A
+//! connection that is gone answers 410 `GoneException`, which becomes [`PortError::Gone`] so
+//! that the caller forgets the connection.
+
+use aws_sdk_apigatewaymanagement::{Client, primitives::Blob};
+
+use super::error::unavailable;
+use crate::ports::{BoxFuture, Notifier, PortError};
+
+/// The API Gateway Management API adapter for WebSocket messages. Clones share the client.
+#[derive(Debug, Clone)]
+pub struct ApiGatewayNotifier {
+    client: Client,
+}
+
+impl ApiGatewayNotifier {
+    /// Posts through `client` (whose endpoint is the WebSocket stage's URL).
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl Notifier for ApiGatewayNotifier {
+    fn send<'a>(
+        &'a self,
+        connection_id: &'a str,
+        payload: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .post_to_connection()
+                .connection_id(connection_id)
+                .data(Blob::new(payload))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    let gone = error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_gone_exception())
+                        || error
+                            .raw_response()
+                            .is_some_and(|r| r.status().as_u16() == 410);
+                    if gone {
+                        Err(PortError::Gone(connection_id.to_owned()))
+                    } else {
+                        Err(unavailable("PostToConnection", &error))
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests;

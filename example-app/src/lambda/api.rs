@@ -27,7 +27,7 @@ use tower::{Layer, Service};
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
-use crate::lambda::upload::{is_image_id, record_metric};
+use crate::lambda::{is_image_id, record_metric};
 
 /// The metric counting groups created.
 pub const GROUPS_CREATED_METRIC: &str = "GroupsCreated";
@@ -126,5 +126,139 @@ fn count(method: &Method, path: &str, status: StatusCode) {
             record_metric(GROUPS_CREATED_METRIC, 1);
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use lambda_http::Body;
+    use tower::ServiceExt as _;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing_subscriber::layer::Context as LayerContext;
+    use tracing_subscriber::prelude::*;
+
+    use super::*;
+    use crate::api::{ApiState, Schemas, service};
+    use crate::app::App;
+    use crate::embedded::ChannelBus;
+    use crate::lambda::test_support::{fixture, issuer, now, verifier};
+
+    /// The `annotation.*` and status fields of every `api.request` span.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<(String, String)>>>);
+
+    impl Visit for Captured {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((field.name().to_owned(), format!("{value:?}")));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: LayerContext<'_, S>) {
+            if attrs.metadata().name() == "api.request" {
+                attrs.record(&mut self.clone());
+            }
+        }
+        fn on_record(&self, _: &Id, values: &Record<'_>, _: LayerContext<'_, S>) {
+            values.record(&mut self.clone());
+        }
+    }
+
+    impl Captured {
+        fn take(&self) -> Vec<(String, String)> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+                .into_iter()
+                .filter(|(name, _)| name.starts_with("annotation.") || name.contains("status"))
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_carry_the_ids_of_their_route_as_annotations() {
+        let f = fixture().await;
+        let store = Arc::new(f.store.clone());
+        let (bus, _events) = ChannelBus::new();
+        let app = App::new(
+            store.clone(),
+            store.clone(),
+            store,
+            Arc::new(f.blobs.clone()),
+            Arc::new(bus),
+        );
+        let api = ApiTraceLayer
+            .layer(service(ApiState::new(app, Schemas::load().unwrap()), verifier()).unwrap());
+        let captured = Captured::default();
+        let _guard = tracing_subscriber::registry()
+            .with(captured.clone())
+            .set_default();
+        let image = f.pending("pier").await;
+        let missing = uuid::Uuid::new_v4().to_string();
+        let group = f.group_id.clone();
+        let token = issuer().1.issue("auth0|alice", now()).unwrap();
+        let cases = [
+            (
+                "GET",
+                format!("/groups/{group}/images"),
+                None,
+                200,
+                Some(("groupId", &group)),
+            ),
+            (
+                "GET",
+                format!("/images/{}", image.image_id),
+                None,
+                200,
+                Some(("imageId", &image.image_id)),
+            ),
+            (
+                "GET",
+                format!("/images/{missing}"),
+                None,
+                404,
+                Some(("imageId", &missing)),
+            ),
+            ("GET", "/images/..%2Fetc".to_owned(), None, 400, None),
+            (
+                "POST",
+                format!("/groups/{group}/images"),
+                Some(r#"{"title":"t"}"#),
+                201,
+                Some(("groupId", &group)),
+            ),
+            ("GET", "/groups".to_owned(), None, 200, None),
+        ];
+        for (method, path, body, status, annotation) in cases {
+            let mut request = http::Request::builder()
+                .method(method)
+                .uri(path.as_str())
+                .header("authorization", format!("Bearer {token}"));
+            if body.is_some() {
+                request = request.header("content-type", "application/json");
+            }
+            let request = request
+                .body(body.map_or(Body::Empty, |b| Body::Text(b.to_owned())))
+                .unwrap();
+            let response = api.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{method} {path}");
+            let mut expected = Vec::new();
+            if let Some((key, id)) = annotation {
+                expected.push((format!("annotation.{key}"), id.to_string()));
+            }
+            expected.push(("http.response.status_code".to_owned(), status.to_string()));
+            assert_eq!(captured.take(), expected, "{method} {path}");
+        }
     }
 }

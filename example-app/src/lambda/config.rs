@@ -422,12 +422,12 @@ mod tests {
         );
     }
 
+    /// Reads one function's configuration, keeping only the error.
+    type Reader = fn(&dyn Fn(&str) -> Option<String>) -> Option<ConfigError>;
+
     #[test]
     fn missing_or_empty_variables_are_named() {
-        let cases: [(
-            &str,
-            fn(&dyn Fn(&str) -> Option<String>) -> Option<ConfigError>,
-        ); 5] = [
+        let cases: [(&str, Reader); 5] = [
             (GROUPS_TABLE, |l| ApiConfig::from_lookup(l).err()),
             (IMAGES_PUBLIC_URL, |l| ApiConfig::from_lookup(l).err()),
             (JWT_AUDIENCE, |l| AuthorizerConfig::from_lookup(l).err()),

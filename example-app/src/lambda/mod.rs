@@ -53,7 +53,7 @@
 
 pub mod api;
 pub mod config;
-// pub mod runtime;
+pub mod runtime;
 pub mod stream;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
@@ -62,6 +62,8 @@ pub mod upload;
 pub mod websocket;
 
 use std::fmt;
+
+use lamina_tracing::metrics::{Metrics, Unit};
 
 /// The functions of the deployment, named as in `_HANDLER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,6 +118,24 @@ impl fmt::Display for Handler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Adds `value` to the invocation's metric `name`, when metrics are on (the Lambda runtime's
+/// `MetricsLayer`); a failure to record is logged, never the handler's failure.
+pub(crate) fn record_metric(name: &str, value: usize) {
+    if let Some(metrics) = Metrics::current() {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        if let Err(error) = metrics.add_metric(name, Unit::Count, value as f64) {
+            tracing::warn!(%error, name, "metric not recorded");
+        }
+    }
+}
+
+/// Whether `key` is an image id: a UUID in its canonical form (lowercase, hyphenated), as
+/// [`crate::app::App`] makes them. Thumbnails (`<id>.thumb.png`) are not.
+#[must_use]
+pub fn is_image_id(key: &str) -> bool {
+    uuid::Uuid::parse_str(key).is_ok_and(|id| id.hyphenated().to_string() == key)
 }
 
 #[cfg(test)]

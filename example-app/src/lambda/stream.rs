@@ -17,7 +17,7 @@ use serde_dynamo::AttributeValue;
 use tracing::Instrument as _;
 
 use crate::domain::Image;
-use crate::lambda::upload::{is_image_id, record_metric};
+use crate::lambda::{is_image_id, record_metric};
 use crate::ports::{PortError, SearchIndex};
 
 /// The metric counting documents written to the index.

@@ -2,13 +2,16 @@
 //! shaped as AWS sends them.
 
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use image::{ImageFormat, RgbImage};
+use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm, VerificationKey};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::dev_issuer::{AUDIENCE, DevIssuer};
 use crate::domain::{Connection, Group, Image, ImageStatus};
 use crate::embedded::{EmbeddedStore, FileBlobStore, LocalHub, blobs_dir};
 use crate::events::UploadProcessor;
@@ -180,4 +183,34 @@ pub(crate) fn sns_event(messages: &[(&str, Vec<Value>)]) -> aws_lambda_events::s
         .map(|(id, s3)| sns_record(id, &json!({ "Records": s3 }).to_string()))
         .collect();
     serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+/// One issuer for every test (RSA key generation is slow), and a verifier that trusts it.
+pub(crate) fn issuer() -> &'static (tempfile::TempDir, DevIssuer) {
+    static ISSUER: OnceLock<(tempfile::TempDir, DevIssuer)> = OnceLock::new();
+    ISSUER.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = DevIssuer::load_or_create(dir.path(), "https://tenant.example.com/").unwrap();
+        (dir, issuer)
+    })
+}
+
+pub(crate) fn verifier() -> JwtVerifier {
+    let issuer = &issuer().1;
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(issuer.jwk().clone()).unwrap();
+    JwtVerifier::builder()
+        .key(VerificationKey::from_jwk(&jwk).unwrap())
+        .issuer(issuer.issuer())
+        .audience(AUDIENCE)
+        .algorithms([SigningAlgorithm::Rs256])
+        .required_claims(["exp", "sub"])
+        .build()
+        .unwrap()
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

@@ -15,12 +15,12 @@
 use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::Diagnostic;
-use lamina_tracing::metrics::{Metrics, Unit};
 use serde::Serialize;
 use tracing::Instrument as _;
 
 use crate::domain::ImageUploaded;
 use crate::events::{ProcessOutcome, UploadProcessor};
+use crate::lambda::{is_image_id, record_metric};
 use crate::ports::PortError;
 
 /// The metric counting images made ready.
@@ -177,17 +177,6 @@ fn count(image_id: &str, outcome: ProcessOutcome, summary: &mut UploadSummary) {
     }
 }
 
-/// Adds `value` to the invocation's metric `name`, when metrics are on (the Lambda runtime's
-/// `MetricsLayer`); a failure to record is logged, never the handler's failure.
-pub(crate) fn record_metric(name: &str, value: usize) {
-    if let Some(metrics) = Metrics::current() {
-        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        if let Err(error) = metrics.add_metric(name, Unit::Count, value as f64) {
-            tracing::warn!(%error, name, "metric not recorded");
-        }
-    }
-}
-
 /// Decodes an S3 event's object key (`application/x-www-form-urlencoded` style: `+` is a space,
 /// `%XX` a byte). `None` for a broken escape or bytes that are not UTF-8.
 #[must_use]
@@ -212,13 +201,6 @@ pub fn decode_s3_key(key: &str) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
-}
-
-/// Whether `key` is an image id: a UUID in its canonical form (lowercase, hyphenated), as
-/// [`crate::app::App`] makes them. Thumbnails (`<id>.thumb.png`) are not.
-#[must_use]
-pub fn is_image_id(key: &str) -> bool {
-    uuid::Uuid::parse_str(key).is_ok_and(|id| id.hyphenated().to_string() == key)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use lamina_middleware::auth::{
 use tracing::Instrument as _;
 
 use crate::app::AppError;
-use crate::lambda::upload::record_metric;
+use crate::lambda::record_metric;
 use crate::realtime::Realtime;
 
 /// The metric counting accepted `$connect`s.

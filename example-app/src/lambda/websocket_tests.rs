@@ -1,16 +1,13 @@
 //! Tests of the WebSocket functions with API Gateway's `$connect`/`$disconnect` and REQUEST
 //! authorizer events.
 
-use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use aws_lambda_events::iam::IamPolicyEffect;
-use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm, VerificationKey};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::dev_issuer::{AUDIENCE, DevIssuer};
-use crate::lambda::test_support::fixture;
+use crate::lambda::test_support::{fixture, issuer, now, verifier};
 use crate::ports::ConnectionStore as _;
 
 const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/$connect";
@@ -100,36 +97,6 @@ async fn a_missing_or_malformed_connection_id_is_a_400_and_stores_nothing() {
         assert_eq!(response.status_code, 400, "{id:?}");
     }
     assert!(f.store.list_connections().await.unwrap().is_empty());
-}
-
-/// One issuer for every test (RSA key generation is slow), and a verifier that trusts it.
-fn issuer() -> &'static (tempfile::TempDir, DevIssuer) {
-    static ISSUER: OnceLock<(tempfile::TempDir, DevIssuer)> = OnceLock::new();
-    ISSUER.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let issuer = DevIssuer::load_or_create(dir.path(), "https://tenant.example.com/").unwrap();
-        (dir, issuer)
-    })
-}
-
-fn verifier() -> JwtVerifier {
-    let issuer = &issuer().1;
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(issuer.jwk().clone()).unwrap();
-    JwtVerifier::builder()
-        .key(VerificationKey::from_jwk(&jwk).unwrap())
-        .issuer(issuer.issuer())
-        .audience(AUDIENCE)
-        .algorithms([SigningAlgorithm::Rs256])
-        .required_claims(["exp", "sub"])
-        .build()
-        .unwrap()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// A REQUEST authorizer event for `$connect` with these query parameters and headers.

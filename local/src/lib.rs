@@ -9,6 +9,8 @@
 //! - [`moto`]: a fixture that runs `moto_server` on 127.0.0.1 and hands out an
 //!   [`aws_config::SdkConfig`] pointing at it, so tests use the real AWS SDK without AWS; it also
 //!   makes the IAM role and the ZIP package a Lambda function in moto needs.
+//! - [`opensearch`]: a stand-in for an OpenSearch Service domain (moto has no search engine):
+//!   index, document and `match` search APIs over HTTP, every request's SigV4 signature checked.
 //!
 //! ```no_run
 //! use lamina_local::emulator::{Emulator, FunctionConfig};
@@ -26,5 +28,6 @@ pub mod cargo_build;
 pub mod emulator;
 mod loopback_http;
 pub mod moto;
+pub mod opensearch;
 pub mod trace_header;
 pub mod xray;

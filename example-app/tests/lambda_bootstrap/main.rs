@@ -195,6 +195,189 @@ async fn the_api_answers_through_the_runtime() {
     emulator.shutdown().await;
 }
 
+/// A small PNG.
+fn png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(300, 200, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+    });
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+/// An SNS notification carrying S3's `ObjectCreated:Put` for `key` (already URL-encoded).
+fn upload_event(key: &str, size: usize) -> String {
+    let s3 = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-28T20:00:00.123Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AROAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.9"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "uploads",
+            "bucket": {"name": "udagram-images", "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": "arn:aws:s3:::udagram-images"},
+            "object": {"key": key, "size": size, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5"}}
+    }]});
+    json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:udagram-uploads:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+        "Sns": {"Type": "Notification", "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:udagram-uploads",
+            "Subject": "Amazon S3 Notification", "Message": s3.to_string(),
+            "Timestamp": "2026-11-28T20:00:00.456Z", "SignatureVersion": "1", "Signature": "EXAMPLE",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+            "MessageAttributes": {}}
+    }]})
+    .to_string()
+}
+
+#[cfg(feature = "handler-upload")]
+#[tokio::test]
+async fn an_upload_becomes_ready_on_s3_and_dynamodb() {
+    use udagram::domain::{Connection, Group, Image, ImageStatus};
+    use udagram::ports::{GroupStore as _, ImageStore as _};
+
+    let moto = MotoServer::start().await.unwrap();
+    let client = aws_sdk_dynamodb::Client::new(moto.sdk_config());
+    create_tables(&client, &tables()).await.unwrap();
+    let store = DynamoDbStore::new(client, tables());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(moto.sdk_config())
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("udagram-images")
+        .send()
+        .await
+        .unwrap();
+    let public = format!("{}/udagram-images", moto.endpoint_url());
+    let group_id = uuid::Uuid::new_v4().to_string();
+    store
+        .create_group(&Group {
+            id: group_id.clone(),
+            user_id: "auth0|alice".into(),
+            name: "harbours".into(),
+            description: String::new(),
+            timestamp: "2026-11-28T19:00:00.000Z".into(),
+        })
+        .await
+        .unwrap();
+    let image_id = uuid::Uuid::new_v4().to_string();
+    store
+        .create_image(&Image {
+            image_id: image_id.clone(),
+            group_id,
+            user_id: "auth0|bob".into(),
+            title: "harbour".into(),
+            timestamp: "2026-11-28T20:00:00.000Z".into(),
+            status: ImageStatus::Pending,
+            image_url: format!("{public}/{image_id}"),
+            thumbnail_url: None,
+        })
+        .await
+        .unwrap();
+    let bytes = png();
+    s3.put_object()
+        .bucket("udagram-images")
+        .key(&image_id)
+        .content_type("image/png")
+        .body(bytes.clone().into())
+        .send()
+        .await
+        .unwrap();
+    store
+        .add_connection(&Connection {
+            id: "L0SM9cOFvHcCIhw=".into(),
+            timestamp: "2026-11-28T20:00:00.000Z".into(),
+        })
+        .await
+        .unwrap();
+
+    let config = full_environment(&moto, FunctionConfig::new(BINARY).handler("process-upload"))
+        .timeout(Duration::from_secs(10));
+    let emulator = Emulator::start(config).await.unwrap();
+    let first = emulator
+        .invoke(upload_event(&image_id, bytes.len()))
+        .await
+        .unwrap();
+    assert_eq!(body(&first.outcome)["ready"], 1, "{:#?}", first.logs);
+    let stored = store.get_image(&image_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ImageStatus::Ready);
+    let thumb_key = format!("{image_id}.thumb.png");
+    assert_eq!(stored.thumbnail_url, Some(format!("{public}/{thumb_key}")));
+    let thumb = s3
+        .get_object()
+        .bucket("udagram-images")
+        .key(&thumb_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.content_type(), Some("image/png"));
+    // A redelivery changes nothing; a thumbnail's own notification is ignored.
+    let again = emulator
+        .invoke(upload_event(&image_id, bytes.len()))
+        .await
+        .unwrap();
+    assert_eq!(body(&again.outcome)["alreadyReady"], 1);
+    let thumb_event = emulator
+        .invoke(upload_event(&thumb_key, 100))
+        .await
+        .unwrap();
+    assert_eq!(body(&thumb_event.outcome)["ignored"], 1);
+    emulator.shutdown().await;
+}
+
+#[cfg(feature = "handler-stream")]
+#[tokio::test]
+async fn the_stream_keeps_the_search_domain() {
+    use lamina_local::opensearch::OpenSearchServer;
+
+    let moto = MotoServer::start().await.unwrap();
+    let search = OpenSearchServer::start_for(moto.sdk_config())
+        .await
+        .unwrap();
+    let image_id = uuid::Uuid::new_v4().to_string();
+    let created_key = format!("2026-11-28T20:00:00.000Z#{image_id}");
+    let keys = json!({"groupId": {"S": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"}, "createdKey": {"S": created_key}});
+    let record = |name: &str, sequence: &str| {
+        let mut change = json!({"ApproximateCreationDateTime": 1_764_360_000, "Keys": keys,
+            "SequenceNumber": sequence, "SizeBytes": 300, "StreamViewType": "NEW_IMAGE"});
+        if name != "REMOVE" {
+            change["NewImage"] = json!({
+                "groupId": {"S": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"}, "createdKey": {"S": created_key},
+                "imageId": {"S": image_id}, "userId": {"S": "auth0|bob"}, "title": {"S": "harbour at dusk"},
+                "timestamp": {"S": "2026-11-28T20:00:00.000Z"}, "status": {"S": "pending"},
+                "imageUrl": {"S": format!("https://udagram-images.s3.amazonaws.com/{image_id}")},
+            });
+        }
+        json!({"eventID": format!("e{sequence}"), "eventName": name, "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "dynamodb": change,
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/udagram-images/stream/2026-11-28T00:00:00.000"})
+    };
+    let config = full_environment(&moto, FunctionConfig::new(BINARY).handler("index-stream"))
+        .env("SEARCH_ENDPOINT", search.endpoint_url())
+        .timeout(Duration::from_secs(10));
+    let emulator = Emulator::start(config).await.unwrap();
+    let insert = json!({"Records": [record("INSERT", "100")]}).to_string();
+    let report = emulator.invoke(insert).await.unwrap();
+    assert_eq!(body(&report.outcome)["batchItemFailures"], json!([]));
+    let document = search.document("images", &image_id).unwrap();
+    assert_eq!(document["title"], "harbour at dusk");
+
+    let remove = json!({"Records": [record("REMOVE", "101")]}).to_string();
+    let report = emulator.invoke(remove).await.unwrap();
+    assert_eq!(body(&report.outcome)["batchItemFailures"], json!([]));
+    assert!(search.document("images", &image_id).is_none());
+    assert_eq!(search.requests_refused(), 0);
+    emulator.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_missing_variable_or_unknown_handler_fails_init_naming_it() {
     let moto = MotoServer::start().await.unwrap();

@@ -6,6 +6,7 @@
 //! | `BlobStore` | [`S3BlobStore`] | S3 (presigned PUTs for uploads) |
 //! | `EventBus` | [`SnsEventBus`] | SNS |
 //! | `Notifier` | [`ApiGatewayNotifier`] | API Gateway Management API |
+//! | `SearchIndex` | [`OpenSearchIndex`], [`IndexedByStream`] | OpenSearch Service (SigV4-signed HTTP) |
 //!
 //! Each adapter takes an SDK client the caller built (region, endpoint, retries, tracing
 //! interceptors), so the same code runs on AWS and against `moto_server` in tests. Errors
@@ -35,11 +36,13 @@
 mod dynamodb;
 mod error;
 mod notifier;
+mod opensearch;
 mod page_key;
 mod s3;
 mod sns;
 
 pub use notifier::ApiGatewayNotifier;
+pub use opensearch::{IndexedByStream, OpenSearchIndex, SIGNING_SERVICE};
 pub use s3::S3BlobStore;
 pub use sns::SnsEventBus;
 

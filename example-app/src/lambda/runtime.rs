@@ -24,6 +24,8 @@ use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
 };
+use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::sns::SnsEvent;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
@@ -40,10 +42,21 @@ use tower::layer::util::{Identity, Stack};
 use tracing_subscriber::prelude::*;
 
 use super::Handler;
-use super::config::{AuthConfig, AuthorizerConfig, ConfigError, ConnectionsConfig};
+use super::api::{ApiTraceLayer, without_stage};
+use super::config::{
+    ApiConfig, AuthConfig, AuthorizerConfig, BucketConfig, ConfigError, ConnectionsConfig,
+    SearchConfig, StreamConfig, UploadConfig,
+};
+use super::stream::handle_stream;
+use super::upload::handle_uploads;
 use super::websocket::{handle_authorizer, handle_connect, handle_disconnect};
-use crate::aws::{DynamoDbStore, TableNames};
-use crate::ports::{BoxFuture, EventBus, PortError};
+use crate::api::{ApiState, Schemas};
+use crate::app::App;
+use crate::aws::{
+    ApiGatewayNotifier, DynamoDbStore, IndexedByStream, OpenSearchIndex, S3BlobStore, TableNames,
+};
+use crate::events::UploadProcessor;
+use crate::ports::{BoxFuture, EventBus, PortError, SearchIndex};
 use crate::realtime::Realtime;
 
 /// The metrics namespace when `POWERTOOLS_METRICS_NAMESPACE` is unset.
@@ -225,6 +238,30 @@ fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     )
 }
 
+fn blob_store(sdk: &SdkConfig, bucket: &BucketConfig) -> S3BlobStore {
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(bucket.force_path_style)
+            .interceptor(XrayInterceptor::new())
+            .build(),
+    );
+    S3BlobStore::new(client, bucket.name.clone(), bucket.public_url.clone())
+}
+
+fn notifier(sdk: &SdkConfig, endpoint: &str) -> ApiGatewayNotifier {
+    ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .interceptor(XrayInterceptor::new())
+            .build(),
+    ))
+}
+
+fn search_index(sdk: &SdkConfig, search: &SearchConfig) -> Result<OpenSearchIndex, RunError> {
+    OpenSearchIndex::new(search.endpoint.clone(), search.index.clone(), sdk)
+        .map_err(|e| init_failed("the search index (SEARCH_ENDPOINT, SEARCH_INDEX)")(&e))
+}
+
 /// The DynamoDB store over the tables a function was given. Tables a function does not use
 /// are left unnamed: the store only reaches a table when a use case touches it.
 fn store(sdk: &SdkConfig, groups: &str, images: &str, connections: &str) -> Arc<DynamoDbStore> {
@@ -275,6 +312,100 @@ async fn prefetch_keys(verifier: &JwtVerifier) {
     if let Err(error) = verifier.prefetch().await {
         tracing::warn!(%error, "the JWKS could not be fetched at init; retried on demand");
     }
+}
+
+/// Runs the `api` function.
+///
+/// # Errors
+/// A [`RunError`]; see the module docs.
+pub async fn run_api() -> Result<(), RunError> {
+    init_observability()?;
+    let config = ApiConfig::from_env()?;
+    let layers = invocation_layers(Handler::Api)?;
+    let sdk = sdk_config().await;
+    let store = store(&sdk, &config.groups_table, &config.images_table, "");
+    let search: Arc<dyn SearchIndex> = Arc::new(IndexedByStream::new(Arc::new(search_index(
+        &sdk,
+        &config.search,
+    )?)));
+    let blobs = Arc::new(blob_store(&sdk, &config.bucket));
+    let app = App::new(
+        store.clone(),
+        store,
+        search,
+        blobs,
+        Arc::new(AnnouncedByBucket),
+    );
+    let schemas = Schemas::load().map_err(|e| init_failed("the request schemas")(&e))?;
+    let verifier = verifier(&config.auth)?;
+    prefetch_keys(&verifier).await;
+    let api = crate::api::service(ApiState::new(app, schemas), verifier)
+        .map_err(|e| init_failed("the API")(&e))?;
+    let api = ServiceBuilder::new()
+        .map_request(without_stage)
+        .layer(ApiTraceLayer)
+        .service(api);
+    let handler = layers.service(lambda_http::Adapter::from(api));
+    lambda_runtime::run(handler)
+        .await
+        .map_err(RunError::Runtime)
+}
+
+/// Runs the `process-upload` function.
+///
+/// # Errors
+/// A [`RunError`]; see the module docs.
+pub async fn run_process_upload() -> Result<(), RunError> {
+    init_observability()?;
+    let config = UploadConfig::from_env()?;
+    let layers = invocation_layers(Handler::ProcessUpload)?;
+    let sdk = sdk_config().await;
+    let store = store(&sdk, "", &config.images_table, &config.connections_table);
+    // The stream indexes the record once it turns ready; the processor's index is a no-op.
+    let search: Arc<dyn SearchIndex> = Arc::new(IndexedByStream::new(Arc::new(search_index(
+        &sdk,
+        &config.search,
+    )?)));
+    let processor = UploadProcessor::new(
+        store.clone(),
+        Arc::new(blob_store(&sdk, &config.bucket)),
+        search,
+        store,
+        Arc::new(notifier(&sdk, &config.websocket_endpoint)),
+    );
+    let handler = layers.service(service_fn(move |event: LambdaEvent<SnsEvent>| {
+        let processor = processor.clone();
+        async move { handle_uploads(&processor, event.payload).await }
+    }));
+    lambda_runtime::run(handler)
+        .await
+        .map_err(RunError::Runtime)
+}
+
+/// Runs the `index-stream` function.
+///
+/// # Errors
+/// A [`RunError`]; see the module docs.
+pub async fn run_index_stream() -> Result<(), RunError> {
+    init_observability()?;
+    let config = StreamConfig::from_env()?;
+    let layers = invocation_layers(Handler::IndexStream)?;
+    let sdk = sdk_config().await;
+    let index = search_index(&sdk, &config.search)?;
+    // The stream's first write would otherwise create the index with a guessed mapping.
+    if let Err(error) = index.ensure_index().await {
+        tracing::warn!(%error, "the search index could not be created at init; writes will retry");
+    }
+    let index: Arc<dyn SearchIndex> = Arc::new(index);
+    let handler = layers.service(service_fn(move |event: LambdaEvent<DynamoDbEvent>| {
+        let index = Arc::clone(&index);
+        async move {
+            Ok::<_, std::convert::Infallible>(handle_stream(index.as_ref(), event.payload).await)
+        }
+    }));
+    lambda_runtime::run(handler)
+        .await
+        .map_err(RunError::Runtime)
 }
 
 async fn realtime() -> Result<Realtime, RunError> {

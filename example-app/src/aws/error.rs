@@ -1,7 +1,8 @@
 //! Turning AWS SDK errors into [`PortError`]s: the operation, the service's error code and
 //! message are kept; nothing else (no request, no credentials) is.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::{display::DisplayErrorContext, metadata::ProvideErrorMetadata};
 
 use crate::ports::PortError;
 

@@ -5,6 +5,19 @@
 //! [`ConfigError`] naming it, instead of a confusing failure on the first event. The readers take a
 //! lookup function, so tests pass a map instead of touching the process environment.
 //!
+//! | function | required | optional |
+//! |---|---|---|
+//! | `api` | `GROUPS_TABLE`, `IMAGES_TABLE`, `IMAGES_BUCKET`, `IMAGES_PUBLIC_URL`, `SEARCH_ENDPOINT`, `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE` | `S3_FORCE_PATH_STYLE`, `SEARCH_INDEX` |
+//! | `process-upload` | `IMAGES_TABLE`, `CONNECTIONS_TABLE`, `IMAGES_BUCKET`, `IMAGES_PUBLIC_URL`, `SEARCH_ENDPOINT`, `WEBSOCKET_ENDPOINT` | `S3_FORCE_PATH_STYLE`, `SEARCH_INDEX` |
+//! | `index-stream` | `SEARCH_ENDPOINT` | `SEARCH_INDEX` |
+//! | `ws-connect`, `ws-disconnect` | `CONNECTIONS_TABLE` | |
+//! | `authorizer` | `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE` | |
+//!
+//! Every function also takes the standard AWS variables (`AWS_REGION`, credentials,
+//! `AWS_ENDPOINT_URL` for moto in tests) and lamina-tracing's (`AWS_LAMBDA_LOG_LEVEL`,
+//! `POWERTOOLS_METRICS_NAMESPACE`, `POWERTOOLS_SERVICE_NAME`, `AWS_XRAY_DAEMON_ADDRESS`).
+//! `UPLOADS_TOPIC_ARN` is read by none: the bucket publishes to the topic, not a function.
+//!
 //! ```
 //! use std::collections::HashMap;
 //! use udagram::lambda::config::{ConfigError, ConnectionsConfig};

@@ -51,9 +51,12 @@
 //! for the handler it runs. One binary means one build, one artifact uploaded once and one
 //! place for the wiring; per-function binaries would cost six builds for no measurable gain.
 
+mod adapters;
 pub mod api;
 pub mod config;
 pub mod runtime;
+
+pub use adapters::AnnouncedByBucket;
 pub mod stream;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap

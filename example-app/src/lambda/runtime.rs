@@ -20,7 +20,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
 };
@@ -31,32 +30,32 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use lambda_runtime::{LambdaEvent, service_fn};
-use lamina_middleware::auth::{Authorizer, JwtVerifier, SigningAlgorithm};
-use lamina_middleware::init::load_aws_config;
-use lamina_tracing::aws_sdk::XrayInterceptor;
+use lamina_middleware::auth::Authorizer;
 use lamina_tracing::logs::{LogContextLayer, LogLayer};
 use lamina_tracing::metrics::{MetricsConfig, MetricsLayer};
 use lamina_tracing::xray::{XrayLambdaLayer, XrayLayer};
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 use super::Handler;
+use super::adapters::{
+    AnnouncedByBucket, blob_store, notifier, prefetch_keys, sdk_config, search_index, store,
+    verifier,
+};
 use super::api::{ApiTraceLayer, without_stage};
 use super::config::{
-    ApiConfig, AuthConfig, AuthorizerConfig, BucketConfig, ConfigError, ConnectionsConfig,
-    SearchConfig, StreamConfig, UploadConfig,
+    ApiConfig, AuthorizerConfig, ConfigError, ConnectionsConfig, StreamConfig, UploadConfig,
 };
 use super::stream::handle_stream;
 use super::upload::handle_uploads;
 use super::websocket::{handle_authorizer, handle_connect, handle_disconnect};
 use crate::api::{ApiState, Schemas};
 use crate::app::App;
-use crate::aws::{
-    ApiGatewayNotifier, DynamoDbStore, IndexedByStream, OpenSearchIndex, S3BlobStore, TableNames,
-};
+use crate::aws::IndexedByStream;
 use crate::events::UploadProcessor;
-use crate::ports::{BoxFuture, EventBus, PortError, SearchIndex};
+use crate::ports::SearchIndex;
 use crate::realtime::Realtime;
 
 /// The metrics namespace when `POWERTOOLS_METRICS_NAMESPACE` is unset.
@@ -125,7 +124,7 @@ impl RunError {
     }
 }
 
-fn init_failed(what: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> RunError {
+pub(crate) fn init_failed(what: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> RunError {
     move |error| RunError::Init {
         what,
         message: error.to_string(),
@@ -133,7 +132,8 @@ fn init_failed(what: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> Run
 }
 
 /// Installs the global subscriber: JSON logs (`LogLayer`, configured by `AWS_LAMBDA_LOG_LEVEL`
-/// and friends) and X-Ray subsegments (`XrayLayer`, to `AWS_XRAY_DAEMON_ADDRESS`).
+/// and friends) and X-Ray subsegments (`XrayLayer`, to `AWS_XRAY_DAEMON_ADDRESS`) for spans at
+/// INFO and above except those of [`UNTRACED_TARGETS`].
 ///
 /// # Errors
 /// [`RunError::Init`] for a malformed logging or daemon variable.
@@ -142,9 +142,28 @@ pub fn init_observability() -> Result<(), RunError> {
     let xray = XrayLayer::from_env().map_err(|e| init_failed("X-Ray")(&e))?;
     tracing_subscriber::registry()
         .with(logs)
-        .with(xray)
+        .with(xray.with_filter(xray_filter()))
         .try_init()
         .map_err(|e| init_failed("the tracing subscriber")(&e))
+}
+
+/// Crates whose spans are not sent to X-Ray: the SDK opens about a dozen INFO spans per call for
+/// its own steps (`try_op`, `serialization`, `orchestrate_endpoint`, ...), each a subsegment and
+/// a datagram, burying the trace; `XrayInterceptor` already makes one subsegment per call.
+pub const UNTRACED_TARGETS: [&str; 6] = [
+    "aws_smithy",
+    "aws_sdk",
+    "aws_config",
+    "hyper",
+    "h2",
+    "rustls",
+];
+
+/// What `XrayLayer` sees: INFO and above, minus [`UNTRACED_TARGETS`].
+fn xray_filter() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_targets(UNTRACED_TARGETS.map(|target| (target, LevelFilter::OFF)))
 }
 
 /// The layers every invocation goes through, outermost first.
@@ -221,96 +240,6 @@ pub async fn report_init_error(error: &RunError) {
             let _ = response.into_body().collect().await;
         }
         Err(error) => eprintln!("udagram-lambda: could not report the init error: {error}"),
-    }
-}
-
-/// The shared SDK configuration (credentials and region straight from Lambda's environment;
-/// `AWS_ENDPOINT_URL` honoured, for moto in tests).
-async fn sdk_config() -> SdkConfig {
-    load_aws_config().await
-}
-
-fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(XrayInterceptor::new())
-            .build(),
-    )
-}
-
-fn blob_store(sdk: &SdkConfig, bucket: &BucketConfig) -> S3BlobStore {
-    let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(bucket.force_path_style)
-            .interceptor(XrayInterceptor::new())
-            .build(),
-    );
-    S3BlobStore::new(client, bucket.name.clone(), bucket.public_url.clone())
-}
-
-fn notifier(sdk: &SdkConfig, endpoint: &str) -> ApiGatewayNotifier {
-    ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint)
-            .interceptor(XrayInterceptor::new())
-            .build(),
-    ))
-}
-
-fn search_index(sdk: &SdkConfig, search: &SearchConfig) -> Result<OpenSearchIndex, RunError> {
-    OpenSearchIndex::new(search.endpoint.clone(), search.index.clone(), sdk)
-        .map_err(|e| init_failed("the search index (SEARCH_ENDPOINT, SEARCH_INDEX)")(&e))
-}
-
-/// The DynamoDB store over the tables a function was given. Tables a function does not use
-/// are left unnamed: the store only reaches a table when a use case touches it.
-fn store(sdk: &SdkConfig, groups: &str, images: &str, connections: &str) -> Arc<DynamoDbStore> {
-    Arc::new(DynamoDbStore::new(
-        dynamodb(sdk),
-        TableNames {
-            groups: groups.to_owned(),
-            images: images.to_owned(),
-            connections: connections.to_owned(),
-        },
-    ))
-}
-
-/// The [`EventBus`] of the `api` function. On AWS an upload is announced by the bucket's own
-/// notification (S3 to SNS), never by the API: its bytes go straight to S3 through the
-/// presigned URL, so [`App::accept_upload`] (the local server's upload route) is not reachable
-/// and nothing is ever published here. A call would be a wiring mistake, answered as such.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AnnouncedByBucket;
-
-impl EventBus for AnnouncedByBucket {
-    fn publish<'a>(
-        &'a self,
-        _event: &'a crate::domain::ImageUploaded,
-    ) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(async {
-            Err(PortError::Unavailable(
-                "on AWS uploads are announced by the bucket's notifications".into(),
-            ))
-        })
-    }
-}
-
-fn verifier(auth: &AuthConfig) -> Result<JwtVerifier, RunError> {
-    JwtVerifier::builder()
-        .jwks_url(auth.jwks_url.clone())
-        .issuer(auth.issuer.clone())
-        .audience(auth.audience.clone())
-        .algorithms([SigningAlgorithm::Rs256])
-        .required_claims(["exp", "sub"])
-        .build()
-        .map_err(|e| init_failed("the token verifier")(&e))
-}
-
-/// Loads the signing keys during init rather than on the first request; a failure is only
-/// logged (the verifier fetches again when a token needs a key).
-async fn prefetch_keys(verifier: &JwtVerifier) {
-    if let Err(error) = verifier.prefetch().await {
-        tracing::warn!(%error, "the JWKS could not be fetched at init; retried on demand");
     }
 }
 
@@ -500,6 +429,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_api_bus_refuses_to_publish() {
+        use crate::ports::{EventBus as _, PortError};
+
         let event = crate::domain::ImageUploaded {
             image_id: "x".into(),
             size: 1,

@@ -7,8 +7,10 @@
 
 use std::time::Duration;
 
-use lamina_local::emulator::{Emulator, FunctionConfig, Outcome};
+use lamina_local::emulator::{Emulator, FunctionConfig, InvocationRequest, Outcome};
 use lamina_local::moto::MotoServer;
+use lamina_local::xray::{AnnotationValue, CollectorConfig, XrayCollector};
+use lamina_tracing::xray::{SegmentId, TraceId};
 use serde_json::{Value, json};
 use udagram::aws::{DynamoDbStore, TableNames, create_tables};
 use udagram::ports::ConnectionStore as _;
@@ -71,13 +73,44 @@ async fn websocket_connect_and_disconnect_keep_the_dynamodb_table() {
     create_tables(&client, &tables()).await.unwrap();
     let store = DynamoDbStore::new(client, tables());
 
-    let connect = Emulator::start(function(&moto, "ws-connect"))
-        .await
-        .unwrap();
+    let collector =
+        XrayCollector::start(CollectorConfig::new().bind("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+    let connect =
+        Emulator::start(function(&moto, "ws-connect").xray_daemon(collector.daemon_address()))
+            .await
+            .unwrap();
+    let root = TraceId::generate().to_string();
+    let header = format!("Root={root};Parent={};Sampled=1", SegmentId::generate());
     let first = connect
-        .invoke(websocket_event("$connect", "L0SM9cOFvHcCIhw="))
+        .invoke(
+            InvocationRequest::new(websocket_event("$connect", "L0SM9cOFvHcCIhw="))
+                .trace_header(header),
+        )
         .await
         .unwrap();
+    // One subsegment per SDK call (XrayInterceptor), none for the SDK's internal spans.
+    let trace = collector
+        .wait_for_trace(&root, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let names: Vec<&str> = trace
+        .entities()
+        .iter()
+        .map(|(_, e)| e.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "udagram-ws-connect",
+            "Initialization",
+            "Invocation",
+            "udagram-ws-connect",
+            "websocket",
+            "DynamoDB"
+        ]
+    );
     assert!(first.cold_start && first.init_duration.is_some());
     assert_eq!(body(&first.outcome)["statusCode"], 200);
     let warm = connect
@@ -360,15 +393,60 @@ async fn the_stream_keeps_the_search_domain() {
             "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "dynamodb": change,
             "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/udagram-images/stream/2026-11-28T00:00:00.000"})
     };
+    let collector =
+        XrayCollector::start(CollectorConfig::new().bind("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
     let config = full_environment(&moto, FunctionConfig::new(BINARY).handler("index-stream"))
         .env("SEARCH_ENDPOINT", search.endpoint_url())
+        .xray_daemon(collector.daemon_address())
         .timeout(Duration::from_secs(10));
     let emulator = Emulator::start(config).await.unwrap();
     let insert = json!({"Records": [record("INSERT", "100")]}).to_string();
-    let report = emulator.invoke(insert).await.unwrap();
+    let root = TraceId::generate().to_string();
+    let header = format!("Root={root};Parent={};Sampled=1", SegmentId::generate());
+    let report = emulator
+        .invoke(InvocationRequest::new(insert).trace_header(header))
+        .await
+        .unwrap();
     assert_eq!(body(&report.outcome)["batchItemFailures"], json!([]));
     let document = search.document("images", &image_id).unwrap();
     assert_eq!(document["title"], "harbour at dusk");
+
+    // The trace carries the business annotations, and only our spans, not the SDK's internals.
+    let trace = collector
+        .wait_for_trace(&root, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let indexed = trace
+        .find("index_image")
+        .unwrap_or_else(|| panic!("no index_image in {:#?}", trace.entities()));
+    assert_eq!(
+        indexed.annotations.get("imageId"),
+        Some(&AnnotationValue::String(image_id.clone()))
+    );
+    assert_eq!(
+        indexed.annotations.get("groupId"),
+        Some(&AnnotationValue::String(
+            "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f".into()
+        ))
+    );
+    let names: Vec<&str> = trace
+        .entities()
+        .iter()
+        .map(|(_, e)| e.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "udagram-lambda",
+            "Initialization",
+            "Invocation",
+            "udagram-lambda",
+            "index_image"
+        ]
+    );
+    collector.shutdown().await;
 
     let remove = json!({"Records": [record("REMOVE", "101")]}).to_string();
     let report = emulator.invoke(remove).await.unwrap();

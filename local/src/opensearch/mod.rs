@@ -9,7 +9,8 @@
 //! - `PUT|POST /{index}/_doc/{id}` (201 `created` / 200 `updated`; creates a missing index, as
 //!   OpenSearch does by default), `GET` and `DELETE` of a document (404 when missing);
 //! - `GET|POST /{index}/_search` with `size`, a `match` query (`operator` `and`/`or`) or
-//!   `match_all`, and `sort` by `_score` and by fields. The analyzer lower-cases and splits on
+//!   `match_all`, and `sort` by `_score` and by fields (400 for a field mapped as `text`, as
+//!   OpenSearch refuses). The analyzer lower-cases and splits on
 //!   anything that is not a Unicode letter or digit (so `Café` matches `café`); the score is
 //!   the matched terms' frequency in the field, not BM25.
 //! - Answers in OpenSearch's JSON shapes (`hits.hits[]._id/_score/_source`; errors as
@@ -36,6 +37,7 @@
 //! ```
 
 mod engine;
+mod query;
 mod sigv4;
 
 use std::{
@@ -173,6 +175,20 @@ impl OpenSearchServer {
     #[must_use]
     pub fn requests_refused(&self) -> u64 {
         self.shared.refused.load(Ordering::Relaxed)
+    }
+
+    /// The `mappings` `index` was created with, if it exists (for assertions).
+    #[must_use]
+    pub fn mappings(&self, index: &str) -> Option<Value> {
+        let engine = self
+            .shared
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        engine
+            .get_index(index)
+            .ok()
+            .and_then(|found| found.get(index)?.get("mappings").cloned())
     }
 
     /// The stored `_source` of document `id` in `index`, if any (for assertions).

@@ -193,3 +193,41 @@ impl Verifier {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn verifier() -> Verifier {
+        Verifier {
+            credentials: Credentials::new("AKID", "secret", None, None, "test"),
+            region: "us-east-1".into(),
+            service: "es".into(),
+        }
+    }
+
+    proptest! {
+        /// Whatever arrives in the headers, the verifier refuses it without panicking (a
+        /// random value cannot carry the right signature).
+        #[test]
+        fn arbitrary_authorization_headers_are_refused(
+            authorization in "(AWS4-HMAC-SHA256 )?(Credential=AKID/[0-9]{8}/us-east-1/es/aws4_request, )?(SignedHeaders=[a-z;-]{0,40}, )?(Signature=[0-9a-f]{0,64})?[ -~]{0,20}",
+            date in "[0-9T Z]{0,20}",
+        ) {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("127.0.0.1:1"));
+            if let Ok(value) = HeaderValue::from_str(&authorization) {
+                headers.insert("authorization", value);
+            }
+            if let Ok(value) = HeaderValue::from_str(&date) {
+                headers.insert("x-amz-date", value);
+            }
+            let result = verifier().verify("GET", "/x/_search", &headers, b"", SystemTime::now());
+            prop_assert!(result.is_err());
+        }
+    }
+}

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::{
 
 use super::{
     DynamoDbStore, IMAGE_ID_INDEX, checked_limit,
-    groups::{into_page, query_up_to},
     item::{Item, created_key, image_from_item, image_to_item, s, status_text},
+    paging::{into_page, query_up_to},
 };
 use crate::{
     aws::{error::unavailable, page_key::PageKey},
@@ -110,6 +110,8 @@ impl ImageStore for DynamoDbStore {
         })
     }
 
+    /// Through `ImageIdIndex`, whose reads are eventually consistent: a record is found
+    /// within a moment of its creation (long before its upload can land).
     fn get_image<'a>(
         &'a self,
         image_id: &'a str,

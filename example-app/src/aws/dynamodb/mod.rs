@@ -22,6 +22,7 @@ mod connections;
 mod groups;
 mod images;
 mod item;
+mod paging;
 mod tables;
 
 use std::sync::Arc;

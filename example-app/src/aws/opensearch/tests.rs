@@ -62,6 +62,10 @@ async fn titles(index: &dyn SearchIndex, query: &str, limit: u32) -> Vec<String>
 async fn images_are_indexed_searched_with_every_word_required_and_removed() {
     let (server, index) = fixture().await;
     index.ensure_index().await.unwrap();
+    let mappings = server.mappings(INDEX).unwrap();
+    assert_eq!(mappings["properties"]["title"]["type"], "text");
+    assert_eq!(mappings["properties"]["timestamp"]["type"], "date");
+    assert_eq!(mappings["properties"]["imageId"]["type"], "keyword");
     let images = [
         image(1, "A red cat", 1),
         image(2, "cat, cat and more CAT", 2),

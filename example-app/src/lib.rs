@@ -11,6 +11,7 @@ pub mod dev_issuer;
 pub mod domain;
 pub mod embedded;
 pub mod events;
+pub mod lambda;
 pub mod ports;
 pub mod realtime;
 pub mod serve;

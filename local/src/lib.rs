@@ -1,6 +1,9 @@
 //! The AWS Lambda platform on loopback: what AWS's Runtime Interface Emulator, the X-Ray daemon and a
 //! local AWS endpoint give a Lambda developer, as a library that tests and benchmarks drive.
 //!
+//! - [`apigw`]: a stand-in for API Gateway's REST API (Lambda proxy integration) in front of emulated
+//!   functions, like `sam local start-api`: HTTP requests in, proxy events to the function, its
+//!   proxy responses out, with API Gateway's own 502/504/413 answers and the trace header passed on.
 //! - [`emulator`]: the Lambda Runtime API. It spawns a function's bootstrap executable with the
 //!   environment Lambda gives it, hands it invocations, enforces the timeout and reports what Lambda's
 //!   `REPORT` line reports (init duration, duration, billed duration, max memory used).
@@ -24,6 +27,7 @@
 //! # }
 //! ```
 
+pub mod apigw;
 pub mod cargo_build;
 pub mod emulator;
 mod loopback_http;

@@ -1,6 +1,6 @@
 //! What the contract suite needs from a deployment of Udagram, so that the same cases run against
-//! `udagram serve` today and against the Lambda handlers under `lamina-local` (with the AWS adapters
-//! on moto) later.
+//! `udagram serve` and against the Lambda handlers under `lamina-local` (with the AWS adapters on
+//! moto).
 
 use bytes::Bytes;
 
@@ -20,6 +20,12 @@ pub trait Target {
 
     /// GETs an `imageUrl` or `thumbnailUrl`.
     async fn fetch(&self, url: &str) -> Reply;
+
+    /// Waits until the asynchronous work that earlier requests started has been done: on Lambda,
+    /// the search index fed by the table's stream and uploads processed from S3's notifications.
+    /// The search and upload cases call it before they look at what that work produces. By
+    /// default nothing: `serve` indexes as it writes, and the upload cases poll for `ready`.
+    async fn settle(&self) {}
 
     /// Stops the deployment.
     async fn stop(self);

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
+mod apigw;
 mod cli;
 mod cli_cases;
 mod emulator;

@@ -111,6 +111,7 @@ pub async fn bad_tokens_are_401(target: &impl Target) {
         walk(http, &images, 100).await.is_empty(),
         "a rejected write stored an image"
     );
+    target.settle().await;
     let found: Value = http.get("/images?q=stolen").send().await.ok_json(200);
     assert_eq!(found["items"], json!([]));
 

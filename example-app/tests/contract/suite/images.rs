@@ -124,6 +124,7 @@ pub async fn missing_and_malformed_ids(target: &impl Target) {
         .send()
         .await
         .problem(404);
+    target.settle().await;
     let found = http.get("/images?q=orphan").send().await.ok_json(200);
     assert_eq!(
         found["items"],
@@ -164,6 +165,7 @@ pub async fn missing_and_malformed_ids(target: &impl Target) {
         .send()
         .await
         .client_error();
+    target.settle().await;
     assert_eq!(
         http.get("/images?q=x").send().await.ok_json(200)["items"],
         json!([]),

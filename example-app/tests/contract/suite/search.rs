@@ -33,6 +33,8 @@ pub async fn finds_by_title_words(target: &impl Target) {
     ] {
         create_image(http, &token, group_id, title).await;
     }
+    // On Lambda new records reach the index through the table's stream.
+    target.settle().await;
     let mut harbour = search(http, "harbour").await;
     harbour.sort();
     assert_eq!(
@@ -83,6 +85,7 @@ pub async fn query_syntax_is_literal(target: &impl Target) {
     for title in ["Sunset over the harbour", "Mountain lake"] {
         create_image(http, &token, group_id, title).await;
     }
+    target.settle().await;
     for q in [
         "\"",
         "\"\"",

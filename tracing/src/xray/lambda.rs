@@ -182,7 +182,11 @@ where
             None => tracing::info_span!("lambda.handler", "xray.sampled" = false),
         };
         let config = Arc::clone(&self.config);
-        let future = self.inner.call(event).instrument(span.clone());
+        // `call` itself runs inside the span too: services that open their spans in `call`
+        // (lambda_http's adapter and the tower stacks under it) must see it as their parent.
+        let future = span
+            .in_scope(|| self.inner.call(event))
+            .instrument(span.clone());
         Box::pin(async move {
             let result = future.await;
             match &result {

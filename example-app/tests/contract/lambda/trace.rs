@@ -80,9 +80,6 @@ fn is_aws_call(entity: &Entity, service: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "lamina-tracing's XrayLambdaLayer calls the inner service outside its span \
-            (tracing/src/xray/lambda.rs), so the API's `api.request` span and its DynamoDB \
-            subsegments get no X-Ray parent; passes with `span.in_scope(|| self.inner.call(event))`"]
 async fn a_created_image_is_traced_from_the_api_to_the_upload_processor() {
     let stack = LambdaStack::start().await;
     let http = stack.http();

@@ -344,3 +344,52 @@ async fn a_missing_or_garbage_daemon_does_not_affect_the_handler() {
     }
     answering.abort();
 }
+
+/// A service that opens its span in `call`, as `lambda_http`'s adapter and tower trace layers
+/// do, and returns a future instrumented with it.
+#[derive(Clone)]
+struct SpanInCall;
+
+impl tower::Service<LambdaEvent<Value>> for SpanInCall {
+    type Response = Value;
+    type Error = Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, event: LambdaEvent<Value>) -> Self::Future {
+        let span = tracing::info_span!("api.request", annotation.groupId = "g-1");
+        Box::pin(async move { Ok(event.payload) }.instrument(span))
+    }
+}
+
+#[tokio::test]
+async fn spans_opened_in_the_inner_services_call_are_children_of_the_handler() {
+    let collector = collector().await;
+    let layer = layer_for(&collector);
+    let _guard = subscriber(layer.clone());
+    let (trace_id, facade, header) = sampled_trace();
+    let started = SystemTime::now();
+    let result = XrayLambdaLayer::new()
+        .layer(SpanInCall)
+        .oneshot(event(json!({ "id": "o-2" }), Some(&header)))
+        .await;
+    assert_eq!(result.expect("response"), json!({ "id": "o-2" }));
+    send_facade(&collector, &trace_id, facade, started).await;
+    let trace = collector
+        .wait_for_trace(trace_id.as_str(), Duration::from_secs(5))
+        .await
+        .expect("complete trace");
+    let handler = handler_of(&trace);
+    assert_eq!(handler.child_names(), vec!["api.request"]);
+    assert_eq!(
+        annotation(&handler.subsegments[0], "groupId"),
+        Some(&AnnotationValue::String("g-1".into()))
+    );
+    collector.shutdown().await;
+}

@@ -312,6 +312,13 @@ impl OpenSearchIndex {
     }
 }
 
+/// Whether OpenSearch answered that the index does not exist (404 `index_not_found_exception`).
+fn is_missing_index(answer: &Answer) -> bool {
+    answer.status == 404
+        && serde_json::from_slice::<Value>(&answer.body)
+            .is_ok_and(|error| error["error"]["type"] == "index_not_found_exception")
+}
+
 /// The search request for user text `query` (see the module docs).
 fn search_body(query: &str, limit: u32) -> Value {
     json!({
@@ -351,7 +358,8 @@ impl SearchIndex for OpenSearchIndex {
     }
 
     /// Limits above [`MAX_PAGE_SIZE`] are read as [`MAX_PAGE_SIZE`]; a query without a letter
-    /// or digit (which matches nothing) and a limit of 0 answer at once with no hits.
+    /// or digit (which matches nothing) and a limit of 0 answer at once with no hits. An index
+    /// that does not exist yet (a fresh deployment, before the first image) has no hits either.
     fn search<'a>(
         &'a self,
         query: &'a str,
@@ -365,6 +373,10 @@ impl SearchIndex for OpenSearchIndex {
             let path = format!("/{}/_search", self.index);
             let body = search_body(query, limit).to_string();
             let answer = self.send(Method::POST, &path, Some(body)).await?;
+            if is_missing_index(&answer) {
+                // A fresh deployment: nothing was indexed yet, so nothing matches.
+                return Ok(Vec::new());
+            }
             if !(200..=299).contains(&answer.status) {
                 return Err(self.failed(&Method::POST, &path, &answer));
             }

@@ -33,10 +33,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use lamina_middleware::auth::Authorizer;
 use lamina_tracing::logs::{LogContextLayer, LogLayer};
 use lamina_tracing::metrics::{MetricsConfig, MetricsLayer};
-use lamina_tracing::xray::{XrayLambdaLayer, XrayLayer};
+use lamina_tracing::xray::{XrayLambdaLayer, XrayLayer, recommended_filter};
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
-use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 use super::Handler;
@@ -133,7 +132,7 @@ pub(crate) fn init_failed(what: &'static str) -> impl FnOnce(&dyn std::fmt::Disp
 
 /// Installs the global subscriber: JSON logs (`LogLayer`, configured by `AWS_LAMBDA_LOG_LEVEL`
 /// and friends) and X-Ray subsegments (`XrayLayer`, to `AWS_XRAY_DAEMON_ADDRESS`) for spans at
-/// INFO and above except those of [`UNTRACED_TARGETS`].
+/// INFO and above except the SDK's own ([`recommended_filter`]).
 ///
 /// # Errors
 /// [`RunError::Init`] for a malformed logging or daemon variable.
@@ -142,28 +141,9 @@ pub fn init_observability() -> Result<(), RunError> {
     let xray = XrayLayer::from_env().map_err(|e| init_failed("X-Ray")(&e))?;
     tracing_subscriber::registry()
         .with(logs)
-        .with(xray.with_filter(xray_filter()))
+        .with(xray.with_filter(recommended_filter()))
         .try_init()
         .map_err(|e| init_failed("the tracing subscriber")(&e))
-}
-
-/// Crates whose spans are not sent to X-Ray: the SDK opens about a dozen INFO spans per call for
-/// its own steps (`try_op`, `serialization`, `orchestrate_endpoint`, ...), each a subsegment and
-/// a datagram, burying the trace; `XrayInterceptor` already makes one subsegment per call.
-pub const UNTRACED_TARGETS: [&str; 6] = [
-    "aws_smithy",
-    "aws_sdk",
-    "aws_config",
-    "hyper",
-    "h2",
-    "rustls",
-];
-
-/// What `XrayLayer` sees: INFO and above, minus [`UNTRACED_TARGETS`].
-fn xray_filter() -> Targets {
-    Targets::new()
-        .with_default(LevelFilter::INFO)
-        .with_targets(UNTRACED_TARGETS.map(|target| (target, LevelFilter::OFF)))
 }
 
 /// The layers every invocation goes through, outermost first.

@@ -55,12 +55,16 @@
 //! status, which then decides the flags.
 //!
 //! Spans must be enabled by the subscriber's filter to be traced: keep `lambda.handler` and your
-//! spans at a level the filter lets through.
+//! spans at a level the filter lets through. Put [`recommended_filter`] on the X-Ray layer: it
+//! keeps the AWS SDK's, hyper's and rustls's internal spans (a dozen per SDK call) out of the
+//! trace, where [`XrayInterceptor`](crate::aws_sdk::XrayInterceptor) already records one
+//! subsegment per call.
 
 pub(crate) mod aws_fields;
 mod document;
 mod emitter;
 mod error;
+mod filter;
 mod header;
 mod http_fields;
 mod lambda;
@@ -75,6 +79,7 @@ pub use emitter::{
     parse_daemon_address,
 };
 pub use error::XrayError;
+pub use filter::{LIBRARY_TARGETS, recommended_filter};
 pub use header::{SamplingDecision, SegmentId, TraceHeader, TraceId};
 pub use lambda::{ResponseFuture, XrayLambda, XrayLambdaLayer};
 pub use layer::XrayLayer;

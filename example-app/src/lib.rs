@@ -12,6 +12,7 @@ pub mod domain;
 pub mod embedded;
 pub mod events;
 pub mod lambda;
+pub(crate) mod page_key;
 pub mod ports;
 pub mod realtime;
 pub mod serve;

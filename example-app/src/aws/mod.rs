@@ -37,7 +37,6 @@ mod dynamodb;
 mod error;
 mod notifier;
 mod opensearch;
-mod page_key;
 mod s3;
 mod sns;
 

@@ -4,11 +4,11 @@ use rusqlite::{OptionalExtension, Row, ffi, params};
 
 use super::{
     EmbeddedStore,
-    page_key::PageKey,
     sqlite::{is_constraint, unavailable},
 };
 use crate::{
     domain::{Group, MAX_PAGE_SIZE, Page, PageRequest},
+    page_key::PageKey,
     ports::{BoxFuture, GroupStore, PortError},
 };
 

@@ -6,12 +6,12 @@ use rusqlite::{Connection, OptionalExtension, Row, ffi, params};
 use super::{
     EmbeddedStore,
     groups::{checked_limit, into_page},
-    page_key::PageKey,
     search::reindex_title,
     sqlite::{is_constraint, unavailable},
 };
 use crate::{
     domain::{Image, ImageStatus, Page, PageRequest},
+    page_key::PageKey,
     ports::{BoxFuture, ImageStore, PortError},
 };
 

@@ -26,7 +26,6 @@ mod connections;
 mod groups;
 mod hub;
 mod images;
-mod page_key;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod query_plans;

@@ -9,8 +9,9 @@ use super::{
     paging::{into_page, query_up_to},
 };
 use crate::{
-    aws::{error::unavailable, page_key::PageKey},
+    aws::error::unavailable,
     domain::{Group, Page, PageRequest},
+    page_key::PageKey,
     ports::{BoxFuture, GroupStore, PortError},
 };
 

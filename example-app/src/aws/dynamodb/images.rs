@@ -14,8 +14,9 @@ use super::{
     paging::{into_page, query_up_to},
 };
 use crate::{
-    aws::{error::unavailable, page_key::PageKey},
+    aws::error::unavailable,
     domain::{Image, ImageStatus, Page, PageRequest},
+    page_key::PageKey,
     ports::{BoxFuture, ImageStore, PortError},
 };
 

@@ -4,11 +4,7 @@
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 use super::item::Item;
-use crate::{
-    aws::{error::unavailable, page_key::PageKey},
-    domain::Page,
-    ports::PortError,
-};
+use crate::{aws::error::unavailable, domain::Page, page_key::PageKey, ports::PortError};
 
 /// Runs `query` (already holding its key condition, order and start key) until it has `want`
 /// items or the partition ends: one response may hold fewer than `Limit` items (1 MB pages).

@@ -1,8 +1,12 @@
-//! Opaque page keys: base64url (no padding) of JSON of the last item's sort key.
+//! Opaque page keys, the same for both stores: base64url (no padding) of JSON of the last item's
+//! `(listing, timestamp, id)`. The embedded store binds them as SQL parameters; the DynamoDB
+//! store rebuilds the query's `ExclusiveStartKey` from them.
 //!
-//! Read back strictly: a key must decode, parse, name the same listing (groups, or the images of
-//! the same group), and carry an RFC 3339 timestamp and a UUID, else
-//! [`PortError::InvalidPageKey`]. The values only ever reach SQL as bound parameters.
+//! Read back strictly: a key must decode, parse, name the same listing (the groups, or the
+//! images of the same group), and carry an RFC 3339 timestamp (without `#`, the separator of
+//! DynamoDB's `createdKey`) and a canonical UUID, else [`PortError::InvalidPageKey`]. A store never
+//! sees a value the client made up in any other shape, so a forged key cannot turn into an SQL
+//! fragment, a DynamoDB `ValidationException` (a 5xx-type error) or a read of another listing.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
@@ -35,6 +39,11 @@ impl PageKey {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
+    /// The table's `createdKey` of the item the key points at.
+    pub(crate) fn created_key(&self) -> String {
+        format!("{}#{}", self.timestamp, self.id)
+    }
+
     /// Decodes and validates a key a client sent back for `listing`.
     pub(crate) fn decode(text: &str, listing: &str) -> Result<Self, PortError> {
         let invalid = |why: &str| PortError::InvalidPageKey(why.to_owned());
@@ -48,13 +57,13 @@ impl PageKey {
         if key.listing != listing {
             return Err(invalid("made for another listing"));
         }
-        if OffsetDateTime::parse(&key.timestamp, &Rfc3339).is_err() {
+        if OffsetDateTime::parse(&key.timestamp, &Rfc3339).is_err() || key.timestamp.contains('#') {
             return Err(invalid("bad timestamp"));
         }
-        if uuid::Uuid::try_parse(&key.id).is_err() {
-            return Err(invalid("bad id"));
+        match uuid::Uuid::try_parse(&key.id) {
+            Ok(id) if id.hyphenated().to_string() == key.id => Ok(key),
+            _ => Err(invalid("bad id")),
         }
-        Ok(key)
     }
 }
 
@@ -66,9 +75,9 @@ mod tests {
 
     fn key() -> PageKey {
         PageKey {
-            listing: "groups".into(),
+            listing: "images:0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b".into(),
             timestamp: "2026-01-02T03:04:05.678Z".into(),
-            id: "0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b".into(),
+            id: "1c6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b".into(),
         }
     }
 
@@ -79,30 +88,38 @@ mod tests {
             text.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
-        assert_eq!(PageKey::decode(&text, "groups").unwrap(), key());
+        assert_eq!(PageKey::decode(&text, &key().listing).unwrap(), key());
+        assert_eq!(
+            key().created_key(),
+            "2026-01-02T03:04:05.678Z#1c6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b"
+        );
     }
 
     #[test]
     fn forged_and_garbage_keys_are_invalid() {
         let json = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let (l, t, i) = (key().listing, key().timestamp, key().id);
         let cases = [
             String::new(),
             "!!!".into(),
             "a".repeat(MAX_KEY_LEN + 1),
             URL_SAFE_NO_PAD.encode("not json"),
-            json(serde_json::json!({"l": "groups", "t": "x' OR 1=1 --", "i": key().id})),
-            json(
-                serde_json::json!({"l": "groups", "t": key().timestamp, "i": "1; DROP TABLE groups"}),
-            ),
-            json(serde_json::json!({"l": "images:x", "t": key().timestamp, "i": key().id})),
-            json(serde_json::json!({"l": "groups", "t": key().timestamp})),
-            json(serde_json::json!({"l": "groups", "t": key().timestamp, "i": key().id, "x": 1})),
+            json(serde_json::json!({"l": l, "t": "x", "i": i})),
+            json(serde_json::json!({"l": l, "t": t, "i": "1; DROP"})),
+            json(serde_json::json!({"l": l, "t": t, "i": i.to_uppercase()})),
+            json(serde_json::json!({"l": "groups", "t": t, "i": i})),
+            json(serde_json::json!({"l": "images:other", "t": t, "i": i})),
+            json(serde_json::json!({"l": l, "t": t})),
+            json(serde_json::json!({"l": l, "t": t, "i": i, "x": 1})),
+            json(serde_json::json!({"l": l, "t": {"S": t}, "i": i})),
+            json(serde_json::json!({"l": l, "t": "x' OR 1=1 --", "i": i})),
+            json(serde_json::json!({"l": l, "t": format!("{t}#x"), "i": i})),
             json(serde_json::json!([1, 2, 3])),
         ];
         for case in cases {
             assert!(
                 matches!(
-                    PageKey::decode(&case, "groups"),
+                    PageKey::decode(&case, &key().listing),
                     Err(PortError::InvalidPageKey(_))
                 ),
                 "{case}"

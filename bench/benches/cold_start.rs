@@ -37,7 +37,6 @@ fn cold_start(c: &mut Criterion) {
     let fixtures = rt
         .block_on(Fixtures::start())
         .unwrap_or_else(|e| panic!("the cold-start fixtures did not start: {e}"));
-    let event = fixtures.event();
     let samples = std::env::var("LAMINA_BENCH_SAMPLES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -74,7 +73,7 @@ fn cold_start(c: &mut Criterion) {
     for round in 0..rounds {
         for (ready, pool) in prepared.iter().zip(&pools) {
             let taken = rt
-                .block_on(sample(ready, &event))
+                .block_on(sample(ready, &fixtures.event(ready.variant.route)))
                 .unwrap_or_else(|e| panic!("{e}"));
             if round > 0 || !measuring {
                 pool.borrow_mut().push(taken);

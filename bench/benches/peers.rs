@@ -14,7 +14,7 @@ use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lamina_bench::cold_start::{Fixtures, ORIGIN, SECRET_ID};
+use lamina_bench::cold_start::{Fixtures, ORIGIN, Route, SECRET_ID};
 use lamina_bench::results;
 
 struct Worker {
@@ -52,7 +52,7 @@ fn python_peers(c: &mut Criterion) {
     let mut child = Command::new("python3")
         .arg(script)
         .envs(fixtures.moto_environment())
-        .env("BENCH_EVENT", fixtures.event())
+        .env("BENCH_EVENT", fixtures.event(Route::Hello))
         .env("BENCH_ORIGIN", ORIGIN)
         .env("BENCH_SECRET_ID", SECRET_ID)
         .stdin(Stdio::piped())

@@ -20,10 +20,12 @@ use lambda_http::{Body, Request, Response};
 use lamina_local::cargo_build::{BinaryBuild, Profile};
 use lamina_local::emulator::{Emulator, FunctionConfig, InvocationReport, LogFormat};
 use lamina_local::moto::MotoServer;
+use lamina_local::opensearch::OpenSearchServer;
 use lamina_local::xray::{CollectorConfig, XrayCollector};
 use lamina_middleware::init::{LocalServer, serve_local};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use udagram::aws::{TableNames, create_tables};
 
 /// The body every variant answers with.
 pub const EXPECTED_BODY: &str = r#"{"message":"hello from lamina-bench"}"#;
@@ -64,6 +66,11 @@ enum Launch {
         package: &'static str,
         overrides: &'static [(&'static str, &'static str)],
     },
+    /// Udagram's `udagram-lambda` binary (example-app), built in release, running its `api`
+    /// handler with the tables on moto and the search domain on `lamina-local`'s stand-in.
+    /// `api_only`: built with `--no-default-features --features handler-api` (the packaging
+    /// ablation, only with [`crate::profiles::ENABLE_ENV`]).
+    Udagram { api_only: bool },
     /// A folder under `bench/functions/` with a `bootstrap` script.
     Script {
         folder: &'static str,
@@ -82,8 +89,22 @@ pub struct Variant {
     pub language: Language,
     /// Whether it is an ablation of variant 2 (reported in its own table).
     pub ablation: bool,
+    /// The request it is sent and the answer it must give.
+    pub route: Route,
     launch: Launch,
     env: &'static [(&'static str, &'static str)],
+}
+
+/// The request a variant answers, and what a right answer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /hello`, answered `200` with [`EXPECTED_BODY`] and the CORS header for [`ORIGIN`].
+    Hello,
+    /// `GET /hello` as [`Route::Hello`], without the CORS header (the bare hellos have no CORS
+    /// layer, by design).
+    HelloWithoutCors,
+    /// Udagram's `GET /groups?limit=5` on empty tables: `200`, `{"items": []}` and a CORS header.
+    Groups,
 }
 
 /// Every variant, in report order. The first is the baseline.
@@ -92,6 +113,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "rust-hello",
         label: "1. Rust: bare lambda_runtime + lambda_http",
         language: Language::Rust,
+        route: Route::HelloWithoutCors,
         ablation: false,
         env: &[],
         launch: Launch::Cargo {
@@ -104,6 +126,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "rust-lamina",
         label: "2. Rust: the whole Lamina stack",
         language: Language::Rust,
+        route: Route::Hello,
         ablation: false,
         env: &[],
         launch: Launch::Cargo {
@@ -113,9 +136,19 @@ pub const VARIANTS: &[Variant] = &[
         },
     },
     Variant {
+        id: "udagram-api",
+        label: "3. Rust: Udagram's API function (`GET /groups`)",
+        language: Language::Rust,
+        route: Route::Groups,
+        ablation: false,
+        env: &[],
+        launch: Launch::Udagram { api_only: false },
+    },
+    Variant {
         id: "python-hello",
         label: "4a. Python: awslambdaric hello",
         language: Language::Python,
+        route: Route::HelloWithoutCors,
         ablation: false,
         env: &[],
         launch: Launch::Script {
@@ -127,6 +160,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "python-powertools",
         label: "4b. Python: awslambdaric + Powertools",
         language: Language::Python,
+        route: Route::Hello,
         ablation: false,
         env: &[],
         launch: Launch::Script {
@@ -138,6 +172,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "node-middy",
         label: "5. Node.js: aws-lambda-ric + middy + X-Ray SDK",
         language: Language::Node,
+        route: Route::Hello,
         ablation: false,
         env: &[],
         launch: Launch::Script {
@@ -149,6 +184,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "rust-lamina-sequential",
         label: "2, init prefetch sequential instead of concurrent",
         language: Language::Rust,
+        route: Route::Hello,
         ablation: true,
         env: &[("BENCH_PREFETCH", "sequential")],
         launch: Launch::Cargo {
@@ -161,6 +197,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "rust-lamina-no-prefetch",
         label: "2, nothing prefetched at init (the first request fetches the JWKS and the secret)",
         language: Language::Rust,
+        route: Route::Hello,
         ablation: true,
         env: &[("BENCH_PREFETCH", "none")],
         launch: Launch::Cargo {
@@ -173,6 +210,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "rust-lamina-eager-client",
         label: "2, plus an SSM client built eagerly at init",
         language: Language::Rust,
+        route: Route::Hello,
         ablation: true,
         env: &[("BENCH_EXTRA_CLIENT", "eager")],
         launch: Launch::Cargo {
@@ -185,6 +223,7 @@ pub const VARIANTS: &[Variant] = &[
         id: "rust-lamina-opt-s",
         label: "2, built with opt-level = \"s\"",
         language: Language::Rust,
+        route: Route::Hello,
         ablation: true,
         env: &[],
         launch: Launch::Profile {
@@ -196,12 +235,22 @@ pub const VARIANTS: &[Variant] = &[
         id: "rust-lamina-panic-abort",
         label: "2, built with panic = \"abort\"",
         language: Language::Rust,
+        route: Route::Hello,
         ablation: true,
         env: &[],
         launch: Launch::Profile {
             package: "lamina-bench-stack",
             overrides: &[("CARGO_PROFILE_RELEASE_PANIC", "abort")],
         },
+    },
+    Variant {
+        id: "udagram-api-only",
+        label: "3, built with only the `handler-api` feature (a single-function binary)",
+        language: Language::Rust,
+        route: Route::Groups,
+        ablation: true,
+        env: &[],
+        launch: Launch::Udagram { api_only: true },
     },
 ];
 
@@ -211,17 +260,29 @@ pub fn variant(id: &str) -> Option<&'static Variant> {
     VARIANTS.iter().find(|v| v.id == id)
 }
 
-/// The servers every variant talks to at init: moto (the secret), a JWKS server, an X-Ray daemon.
+/// Udagram's tables on moto (variant 3).
+fn udagram_tables() -> TableNames {
+    TableNames {
+        groups: "udagram-groups".to_owned(),
+        images: "udagram-images".to_owned(),
+        connections: "udagram-connections".to_owned(),
+    }
+}
+
+/// The servers every variant talks to at init: moto (the secret, Udagram's tables), a JWKS server,
+/// an X-Ray daemon, and `lamina-local`'s OpenSearch stand-in (Udagram's search domain).
 #[derive(Debug)]
 pub struct Fixtures {
     moto: MotoServer,
+    search: OpenSearchServer,
     jwks: LocalServer,
     collector: XrayCollector,
     token: String,
 }
 
 impl Fixtures {
-    /// Starts moto with the secret in it, the JWKS server and the X-Ray collector.
+    /// Starts moto with the secret and Udagram's tables in it, the JWKS server, the X-Ray collector
+    /// and the search domain.
     ///
     /// # Errors
     /// A server that does not start, or moto refusing the secret.
@@ -234,6 +295,15 @@ impl Fixtures {
             .send()
             .await
             .map_err(|e| format!("creating the secret in moto: {e}"))?;
+        create_tables(
+            &aws_sdk_dynamodb::Client::new(moto.sdk_config()),
+            &udagram_tables(),
+        )
+        .await
+        .map_err(|e| format!("creating Udagram's tables in moto: {e}"))?;
+        let search = OpenSearchServer::start_for(moto.sdk_config())
+            .await
+            .map_err(|e| format!("the search domain: {e}"))?;
         let jwks = jwks_server().await?;
         let bind = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
         let collector = XrayCollector::start(CollectorConfig::new().bind(bind))
@@ -241,6 +311,7 @@ impl Fixtures {
             .map_err(|e| e.to_string())?;
         Ok(Self {
             moto,
+            search,
             jwks,
             collector,
             token: token()?,
@@ -265,11 +336,13 @@ impl Fixtures {
         self.collector.stats().received
     }
 
-    /// The API Gateway REST proxy event every variant is invoked with: `GET /hello` from the
-    /// browser origin with a bearer token.
+    /// The API Gateway REST proxy event for `route`, from the browser origin with a bearer token.
     #[must_use]
-    pub fn event(&self) -> String {
-        rest_event(&self.token)
+    pub fn event(&self, route: Route) -> String {
+        match route {
+            Route::Groups => rest_event(&self.token, "/groups"),
+            Route::Hello | Route::HelloWithoutCors => rest_event(&self.token, "/hello"),
+        }
     }
 
     /// Stops the servers.
@@ -299,6 +372,28 @@ impl Fixtures {
             .env("LAMINA_CORS_ALLOWED_HEADERS", "authorization,content-type")
             .env("POWERTOOLS_SERVICE_NAME", "bench")
             .env("POWERTOOLS_METRICS_NAMESPACE", "LaminaBench")
+    }
+
+    /// Udagram's `api` function's variables (`udagram::lambda::config`): its tables on moto, the
+    /// search stand-in, and the bench's token issuer (its JWKS is prefetched at init).
+    fn udagram_environment(&self, config: FunctionConfig) -> FunctionConfig {
+        let tables = udagram_tables();
+        config
+            .env("GROUPS_TABLE", tables.groups)
+            .env("IMAGES_TABLE", tables.images)
+            .env("IMAGES_BUCKET", "udagram-images")
+            .env(
+                "IMAGES_PUBLIC_URL",
+                format!("{}/udagram-images", self.moto.endpoint_url()),
+            )
+            .env("S3_FORCE_PATH_STYLE", "true")
+            .env("SEARCH_ENDPOINT", self.search.endpoint_url())
+            .env(
+                "JWKS_URL",
+                format!("http://{}/.well-known/jwks.json", self.jwks.local_addr()),
+            )
+            .env("JWT_ISSUER", ISSUER)
+            .env("JWT_AUDIENCE", AUDIENCE)
     }
 }
 
@@ -330,9 +425,9 @@ fn token() -> Result<String, String> {
     jsonwebtoken::encode(&header, &claims, &key).map_err(|e| e.to_string())
 }
 
-/// An API Gateway REST API (v1) proxy event for `GET /hello`.
+/// An API Gateway REST API (v1) proxy event for `GET <path>` (`?limit=5` on `/groups`).
 #[must_use]
-pub fn rest_event(token: &str) -> String {
+pub fn rest_event(token: &str, path: &str) -> String {
     let headers = json!({"Origin": ORIGIN, "Authorization": format!("Bearer {token}"), "Accept": "application/json"});
     let multi: serde_json::Map<String, Value> = headers
         .as_object()
@@ -340,23 +435,28 @@ pub fn rest_event(token: &str) -> String {
         .flatten()
         .map(|(k, v)| (k.clone(), json!([v])))
         .collect();
+    let (query, multi_query) = if path == "/groups" {
+        (json!({"limit": "5"}), json!({"limit": ["5"]}))
+    } else {
+        (Value::Null, Value::Null)
+    };
     json!({
-        "resource": "/hello",
-        "path": "/hello",
+        "resource": path,
+        "path": path,
         "httpMethod": "GET",
         "headers": headers,
         "multiValueHeaders": multi,
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
         "pathParameters": null,
         "stageVariables": null,
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "bench",
-            "resourceId": "hello",
-            "resourcePath": "/hello",
+            "resourceId": "bench",
+            "resourcePath": path,
             "httpMethod": "GET",
-            "path": "/prod/hello",
+            "path": format!("/prod{path}"),
             "protocol": "HTTP/1.1",
             "requestId": "bench-request",
             "requestTimeEpoch": 1_795_880_000_000_u64,
@@ -397,8 +497,8 @@ pub fn prepare(variant: &Variant, fixtures: &Fixtures) -> Result<Prepared, Strin
             if let Some(bin) = bin {
                 build = build.bin(bin);
             }
-            let executable = build.build().map_err(|e| e.to_string())?;
-            let binary_bytes = std::fs::metadata(&executable).map(|m| m.len()).ok();
+            let built = build.build().map_err(|e| e.to_string())?;
+            let (executable, binary_bytes) = crate::profiles::keep(variant.id, &built)?;
             Ok(Prepared {
                 variant: *variant,
                 config: fixtures
@@ -406,6 +506,47 @@ pub fn prepare(variant: &Variant, fixtures: &Fixtures) -> Result<Prepared, Strin
                     .envs(variant.env.iter().copied()),
                 binary_bytes,
                 runtime: "release profile".to_owned(),
+            })
+        }
+        Launch::Udagram { api_only } => {
+            let (executable, binary_bytes, runtime) = if api_only {
+                if !crate::profiles::enabled() {
+                    return Err(format!(
+                        "set {}=1 to run it: it needs its own release build of udagram-lambda (minutes)",
+                        crate::profiles::ENABLE_ENV
+                    ));
+                }
+                let (executable, bytes) = crate::profiles::build_with(
+                    variant.id,
+                    crate::profiles::AblationBuild {
+                        package: "udagram",
+                        bin: Some("udagram-lambda"),
+                        overrides: &[],
+                        args: &["--no-default-features", "--features", "handler-api"],
+                    },
+                )?;
+                (executable, bytes, "release profile, only the api handler")
+            } else {
+                let built = BinaryBuild::new("udagram")
+                    .bin("udagram-lambda")
+                    .profile(Profile::Release)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let (executable, bytes) = crate::profiles::keep(variant.id, &built)?;
+                (
+                    executable,
+                    bytes,
+                    "release profile, every handler compiled in",
+                )
+            };
+            let config = fixtures
+                .udagram_environment(fixtures.config(&executable, "api"))
+                .function_name("udagram-api");
+            Ok(Prepared {
+                variant: *variant,
+                config,
+                binary_bytes,
+                runtime: runtime.to_owned(),
             })
         }
         Launch::Profile { package, overrides } => {
@@ -556,8 +697,8 @@ pub async fn sample(prepared: &Prepared, event: &str) -> Result<Sample, String> 
     let warm_time = started.elapsed();
     emulator.shutdown().await;
     let (first, warm) = (first?, warm?);
-    check_answer(prepared.variant.id, &first)?;
-    check_answer(prepared.variant.id, &warm)?;
+    check_answer(&prepared.variant, &first)?;
+    check_answer(&prepared.variant, &warm)?;
     let init = first.init_duration.ok_or_else(|| {
         format!(
             "{}: the first invocation was not a cold start",
@@ -572,8 +713,9 @@ pub async fn sample(prepared: &Prepared, event: &str) -> Result<Sample, String> 
     })
 }
 
-/// Checks that a variant answered as every variant must, and never logged the secret.
-fn check_answer(id: &str, report: &InvocationReport) -> Result<(), String> {
+/// Checks that a variant answered as its [`Route`] must, and never logged the secret.
+fn check_answer(variant: &Variant, report: &InvocationReport) -> Result<(), String> {
+    let id = variant.id;
     let logs = || {
         report
             .logs
@@ -597,10 +739,17 @@ fn check_answer(id: &str, report: &InvocationReport) -> Result<(), String> {
         .flatten()
         .find(|(k, _)| k.eq_ignore_ascii_case("access-control-allow-origin"))
         .and_then(|(_, v)| v.as_str().or_else(|| v[0].as_str()));
-    let ok = response["statusCode"].as_u64() == Some(200)
-        && response["body"].as_str() == Some(EXPECTED_BODY);
-    // The bare hellos (variants 1 and 4a) have no CORS layer, by design.
-    let cors_ok = matches!(id, "rust-hello" | "python-hello") || allowed == Some(ORIGIN);
+    let status_ok = response["statusCode"].as_u64() == Some(200);
+    let body = response["body"].as_str().unwrap_or_default();
+    let (ok, cors_ok) = match variant.route {
+        Route::Hello => (status_ok && body == EXPECTED_BODY, allowed == Some(ORIGIN)),
+        Route::HelloWithoutCors => (status_ok && body == EXPECTED_BODY, true),
+        // Udagram allows every origin (`*`).
+        Route::Groups => (
+            status_ok && serde_json::from_str::<Value>(body).is_ok_and(|b| b["items"] == json!([])),
+            allowed.is_some(),
+        ),
+    };
     if ok && cors_ok {
         Ok(())
     } else {
@@ -766,7 +915,7 @@ mod tests {
 
     #[test]
     fn the_event_is_a_rest_proxy_request() {
-        let event: Value = serde_json::from_str(&rest_event("t")).unwrap();
+        let event: Value = serde_json::from_str(&rest_event("t", "/hello")).unwrap();
         assert_eq!(event["httpMethod"], "GET");
         assert_eq!(event["headers"]["Authorization"], "Bearer t");
         assert_eq!(event["multiValueHeaders"]["Origin"][0], ORIGIN);

@@ -37,6 +37,20 @@ struct Target {
     kind: Vec<String>,
 }
 
+/// A release build with something changed: cargo's `CARGO_PROFILE_RELEASE_*` variables, or extra
+/// `cargo build` arguments (features).
+#[derive(Debug, Clone, Copy)]
+pub struct AblationBuild<'a> {
+    /// The package.
+    pub package: &'a str,
+    /// Its binary target (the package's name when `None`).
+    pub bin: Option<&'a str>,
+    /// `CARGO_PROFILE_RELEASE_*` variables.
+    pub overrides: &'a [(&'a str, &'a str)],
+    /// Extra arguments, e.g. `--no-default-features --features handler-api`.
+    pub args: &'a [&'a str],
+}
+
 /// Builds `package`'s binary in release with `overrides` (`CARGO_PROFILE_RELEASE_*` variables) and
 /// copies it to its own folder for ablation `id`.
 ///
@@ -47,6 +61,29 @@ pub fn build(
     package: &str,
     overrides: &[(&str, &str)],
 ) -> Result<(PathBuf, Option<u64>), String> {
+    build_with(
+        id,
+        AblationBuild {
+            package,
+            bin: None,
+            overrides,
+            args: &[],
+        },
+    )
+}
+
+/// Builds as `ablation` says and copies the executable to its own folder for ablation `id`.
+///
+/// # Errors
+/// cargo fails, produces no binary, or the copy fails.
+pub fn build_with(id: &str, ablation: AblationBuild<'_>) -> Result<(PathBuf, Option<u64>), String> {
+    let AblationBuild {
+        package,
+        bin,
+        overrides,
+        args,
+    } = ablation;
+    let bin = bin.unwrap_or(package);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
         .args([
@@ -55,8 +92,10 @@ pub fn build(
             "--message-format=json-render-diagnostics",
             "-p",
             package,
-            "--bins",
+            "--bin",
+            bin,
         ])
+        .args(args)
         .envs(overrides.iter().copied())
         .stdin(Stdio::null())
         .output()
@@ -65,7 +104,7 @@ pub fn build(
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
         return Err(format!(
-            "the release build with {overrides:?} failed: {}",
+            "the release build with {overrides:?} {args:?} failed: {}",
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ));
     }
@@ -76,14 +115,24 @@ pub fn build(
         .filter(|m| {
             m.target
                 .as_ref()
-                .is_some_and(|t| t.name == package && t.kind.iter().any(|k| k == "bin"))
+                .is_some_and(|t| t.name == bin && t.kind.iter().any(|k| k == "bin"))
         })
         .find_map(|m| m.executable)
-        .ok_or_else(|| format!("{package} built no binary"))?;
+        .ok_or_else(|| format!("{package} built no binary {bin}"))?;
+    keep(id, &built)
+}
+
+/// Copies a built executable to `criterion_home()/lamina/bin/<id>/bootstrap`: the next release
+/// build of the same binary with other settings replaces the one in the target directory, and
+/// each variant must run the binary it was built as.
+///
+/// # Errors
+/// The folder cannot be created or the copy fails.
+pub fn keep(id: &str, built: &std::path::Path) -> Result<(PathBuf, Option<u64>), String> {
     let dir = criterion_home().join("lamina").join("bin").join(id);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let copy = dir.join("bootstrap");
-    std::fs::copy(&built, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+    std::fs::copy(built, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
     let size = std::fs::metadata(&copy).map(|m| m.len()).ok();
     Ok((copy, size))
 }

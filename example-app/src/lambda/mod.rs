@@ -39,8 +39,9 @@
 //! `codegen-units = 1`, stripped), x86_64, on the 2-core build machine. Init duration is the
 //! `lamina-local` emulator's (spawn to the runtime's first `/next`, which includes loading the
 //! AWS configuration, building the clients and, for `api`, the schemas, the router and a JWKS
-//! prefetch), median of 7 cold starts, two runs, with the tables on moto; the run is the
-//! ignored test `measure_cold_starts` in `tests/lambda_bootstrap`.
+//! prefetch), median of 7 cold starts, two runs, with the tables on moto. The cold-start bench
+//! of `lamina-bench` now measures both (variant 3, and the api-only build as an ablation with
+//! `LAMINA_BENCH_PROFILE_ABLATIONS=1`).
 //!
 //! | binary | size | zipped | init `api` | init `ws-connect` | peak RSS `api` |
 //! |---|---|---|---|---|---|

@@ -16,5 +16,8 @@ pub(crate) mod page_key;
 pub mod ports;
 pub mod realtime;
 pub mod serve;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod test_support;
 pub mod thumbnail;
 pub mod upload_url;

@@ -1,111 +1,19 @@
 //! Tests of upload processing.
 
 use std::{
-    io::{Cursor, Write},
+    io::Write,
     sync::{Arc, Mutex},
 };
 
-use bytes::Bytes;
-use image::{ImageFormat, RgbImage};
+use image::ImageFormat;
 
 use super::*;
 use crate::{
-    domain::{Connection, Group, Image},
-    embedded::{ChannelBus, EmbeddedStore, FileBlobStore, LocalHub, blobs_dir},
-    ports::{EventBus, GroupStore},
+    domain::Connection,
+    embedded::ChannelBus,
+    ports::EventBus,
+    test_support::{encode, fixture},
 };
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: EmbeddedStore,
-    blobs: FileBlobStore,
-    hub: LocalHub,
-    processor: UploadProcessor,
-    group_id: String,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path()).unwrap();
-    let blobs = FileBlobStore::open(&blobs_dir(dir.path()), "http://h", b"k".to_vec()).unwrap();
-    let hub = LocalHub::new();
-    let processor = UploadProcessor::new(
-        Arc::new(store.clone()),
-        Arc::new(blobs.clone()),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(hub.clone()),
-    );
-    let group_id = uuid::Uuid::new_v4().to_string();
-    store
-        .create_group(&Group {
-            id: group_id.clone(),
-            user_id: "alice".into(),
-            name: "g".into(),
-            description: String::new(),
-            timestamp: "2026-01-01T00:00:00.000Z".into(),
-        })
-        .await
-        .unwrap();
-    Fixture {
-        _dir: dir,
-        store,
-        blobs,
-        hub,
-        processor,
-        group_id,
-    }
-}
-
-impl Fixture {
-    /// A pending image whose blob holds `bytes` of `content_type`.
-    async fn upload(&self, title: &str, bytes: Vec<u8>, content_type: &str) -> ImageUploaded {
-        let image_id = uuid::Uuid::new_v4().to_string();
-        self.store
-            .create_image(&Image {
-                image_id: image_id.clone(),
-                group_id: self.group_id.clone(),
-                user_id: "bob".into(),
-                title: title.into(),
-                timestamp: "2026-01-01T00:00:01.000Z".into(),
-                status: ImageStatus::Pending,
-                image_url: self.blobs.read_url(&image_id),
-                thumbnail_url: None,
-            })
-            .await
-            .unwrap();
-        let size = bytes.len() as u64;
-        self.blobs
-            .put_blob(&image_id, Bytes::from(bytes), content_type)
-            .await
-            .unwrap();
-        ImageUploaded { image_id, size }
-    }
-
-    /// A client connected to the hub and recorded in the store.
-    async fn client(&self) -> (String, mpsc::Receiver<Vec<u8>>) {
-        let (id, rx) = self.hub.connect();
-        self.store
-            .add_connection(&Connection {
-                id: id.clone(),
-                timestamp: "t".into(),
-            })
-            .await
-            .unwrap();
-        (id, rx)
-    }
-
-    async fn image(&self, id: &str) -> Image {
-        self.store.get_image(id).await.unwrap().unwrap()
-    }
-}
-
-fn encode(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
-    let img = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 99]));
-    let mut out = Vec::new();
-    img.write_to(&mut Cursor::new(&mut out), format).unwrap();
-    out
-}
 
 #[tokio::test]
 async fn png_and_jpeg_uploads_become_ready_with_thumbnails_and_notices() {
@@ -127,7 +35,7 @@ async fn png_and_jpeg_uploads_become_ready_with_thumbnails_and_notices() {
     ];
     for (format, kind, w, h, want_h, want_removed) in cases {
         let event = f.upload("sunset photo", encode(w, h, format), kind).await;
-        let outcome = f.processor.process(&event).await.unwrap();
+        let outcome = f.processor().process(&event).await.unwrap();
         assert_eq!(
             outcome,
             ProcessOutcome::Ready {
@@ -179,7 +87,7 @@ async fn the_same_event_twice_changes_nothing() {
         .upload("twice", encode(20, 10, ImageFormat::Png), "image/png")
         .await;
     assert!(matches!(
-        f.processor.process(&event).await.unwrap(),
+        f.processor().process(&event).await.unwrap(),
         ProcessOutcome::Ready { .. }
     ));
     let thumb_key = format!("{}{THUMBNAIL_SUFFIX}", event.image_id);
@@ -190,7 +98,7 @@ async fn the_same_event_twice_changes_nothing() {
     rx.try_recv().unwrap();
 
     assert_eq!(
-        f.processor.process(&event).await.unwrap(),
+        f.processor().process(&event).await.unwrap(),
         ProcessOutcome::AlreadyReady
     );
     let after = (
@@ -237,7 +145,7 @@ async fn unusable_uploads_stay_pending_with_a_logged_reason() {
     ];
     for (bytes, kind) in cases {
         let event = f.upload("bad", bytes, kind).await;
-        let outcome = f.processor.process(&event).await.unwrap();
+        let outcome = f.processor().process(&event).await.unwrap();
         let ProcessOutcome::Rejected { reason } = outcome else {
             panic!("{kind}: {outcome:?}");
         };
@@ -269,13 +177,13 @@ async fn unknown_images_and_missing_blobs_change_nothing() {
         size: 1,
     };
     assert_eq!(
-        f.processor.process(&unknown).await.unwrap(),
+        f.processor().process(&unknown).await.unwrap(),
         ProcessOutcome::UnknownImage
     );
     let event = f.upload("no blob", Vec::new(), "image/png").await;
-    std::fs::remove_file(f._dir.path().join("blobs").join(&event.image_id)).unwrap();
+    std::fs::remove_file(f.dir().join("blobs").join(&event.image_id)).unwrap();
     assert_eq!(
-        f.processor.process(&event).await.unwrap(),
+        f.processor().process(&event).await.unwrap(),
         ProcessOutcome::MissingBlob
     );
     assert_eq!(f.image(&event.image_id).await.status, ImageStatus::Pending);
@@ -298,7 +206,7 @@ async fn run_drains_the_bus_until_it_closes() {
         ids.push(event.image_id);
     }
     drop(bus);
-    f.processor.run(events).await;
+    f.processor().run(events).await;
     for id in ids {
         assert_eq!(f.image(&id).await.status, ImageStatus::Ready);
     }
@@ -322,7 +230,7 @@ async fn uploads_over_the_size_limit_stay_pending_whatever_the_event_says() {
         ..f.upload("lying", bytes, "image/png").await
     };
     for event in [honest, lying] {
-        let outcome = f.processor.process(&event).await.unwrap();
+        let outcome = f.processor().process(&event).await.unwrap();
         assert!(
             matches!(&outcome, ProcessOutcome::Rejected { reason } if reason.contains("more than")),
             "{outcome:?}"

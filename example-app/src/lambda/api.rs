@@ -184,7 +184,7 @@ mod tests {
     use crate::api::{ApiState, Schemas, service};
     use crate::app::App;
     use crate::embedded::ChannelBus;
-    use crate::lambda::test_support::{fixture, issuer, now, verifier};
+    use crate::test_support::{fixture, issuer, now, verifier};
 
     /// The `annotation.*` and status fields of every `api.request` span.
     #[derive(Clone, Default)]

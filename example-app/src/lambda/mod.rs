@@ -64,9 +64,6 @@ pub mod runtime;
 
 pub use adapters::AnnouncedByBucket;
 pub mod stream;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap
-mod test_support;
 pub mod upload;
 pub mod websocket;
 

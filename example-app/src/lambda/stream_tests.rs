@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::domain::ImageStatus;
-use crate::lambda::test_support::fixture;
 use crate::ports::BoxFuture;
+use crate::test_support::fixture;
 
 /// A stream record of the Images table (`NEW_IMAGE` view) for `image`, or only its keys for
 /// a `REMOVE`.

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::domain::{Image, ImageStatus, Page, PageRequest};
 use crate::embedded::{EmbeddedStore, THUMBNAIL_SUFFIX};
-use crate::lambda::test_support::{fixture, png, s3_record, sns_event, sns_record};
 use crate::ports::{BlobStore as _, BoxFuture, ImageStore};
+use crate::test_support::{fixture, png, s3_record, sns_event, sns_record};
 
 const CREATED: &str = "ObjectCreated:Put";
 

@@ -7,8 +7,8 @@ use aws_lambda_events::iam::IamPolicyEffect;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::lambda::test_support::{fixture, issuer, now, verifier};
 use crate::ports::ConnectionStore as _;
+use crate::test_support::{fixture, issuer, now, verifier};
 
 const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/$connect";
 

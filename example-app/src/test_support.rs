@@ -1,7 +1,8 @@
-//! What the handler tests share: the embedded adapters on a temporary directory, and events
-//! shaped as AWS sends them.
+//! What the upload-processing and handler tests share: the embedded adapters on a temporary
+//! directory, images to upload, and events shaped as AWS sends them.
 
 use std::io::Cursor;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::dev_issuer::{AUDIENCE, DevIssuer};
-use crate::domain::{Connection, Group, Image, ImageStatus};
+use crate::domain::{Connection, Group, Image, ImageStatus, ImageUploaded};
 use crate::embedded::{EmbeddedStore, FileBlobStore, LocalHub, blobs_dir};
 use crate::events::UploadProcessor;
 use crate::ports::{BlobStore, ConnectionStore, GroupStore, ImageStore};
@@ -50,6 +51,11 @@ pub(crate) async fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// The temporary data directory.
+    pub(crate) fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// The processor over the embedded adapters.
     pub(crate) fn processor(&self) -> UploadProcessor {
         self.processor_with_images(Arc::new(self.store.clone()))
@@ -93,6 +99,21 @@ impl Fixture {
         image
     }
 
+    /// The event for a pending image whose bytes (`bytes` of `content_type`) have landed.
+    pub(crate) async fn upload(
+        &self,
+        title: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> ImageUploaded {
+        let size = bytes.len() as u64;
+        let image = self.uploaded(title, bytes, content_type).await;
+        ImageUploaded {
+            image_id: image.image_id,
+            size,
+        }
+    }
+
     /// A client connected to the hub and recorded in the store.
     pub(crate) async fn client(&self) -> (String, mpsc::Receiver<Vec<u8>>) {
         let (id, rx) = self.hub.connect();
@@ -111,15 +132,19 @@ impl Fixture {
     }
 }
 
-/// A small PNG.
-pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
+/// A small image in `format`.
+pub(crate) fn encode(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     let img = RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 99])
     });
     let mut out = Vec::new();
-    img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-        .unwrap();
+    img.write_to(&mut Cursor::new(&mut out), format).unwrap();
     out
+}
+
+/// A small PNG.
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
+    encode(width, height, ImageFormat::Png)
 }
 
 /// An S3 notification record, as S3 writes it (the key URL-encoded by the caller).

@@ -23,25 +23,10 @@ impl ConnectionStore for DynamoDbStore {
         connection: &'a Connection,
     ) -> BoxFuture<'a, Result<(), PortError>> {
         Box::pin(async move {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.tables.connections)
-                .set_item(Some(connection_to_item(connection)))
-                .condition_expression("attribute_not_exists(id)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(())
-                }
-                Err(error) => Err(unavailable("PutItem connections", &error)),
-            }
+            let item = connection_to_item(connection);
+            self.put_new(&self.tables.connections, item, "PutItem connections")
+                .await
+                .map(|_written| ())
         })
     }
 

@@ -18,24 +18,14 @@ use crate::{
 impl GroupStore for DynamoDbStore {
     fn create_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, Result<(), PortError>> {
         Box::pin(async move {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.tables.groups)
-                .set_item(Some(group_to_item(group)))
-                .condition_expression("attribute_not_exists(id)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Err(PortError::AlreadyExists(group.id.clone()))
-                }
-                Err(error) => Err(unavailable("PutItem groups", &error)),
+            let item = group_to_item(group);
+            if self
+                .put_new(&self.tables.groups, item, "PutItem groups")
+                .await?
+            {
+                Ok(())
+            } else {
+                Err(PortError::AlreadyExists(group.id.clone()))
             }
         })
     }

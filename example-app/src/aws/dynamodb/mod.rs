@@ -25,11 +25,15 @@ mod item;
 mod paging;
 mod tables;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use tables::{GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, create_tables};
 
 use crate::{
+    aws::error::unavailable,
     domain::{MAX_PAGE_SIZE, PageRequest},
     ports::PortError,
 };
@@ -66,6 +70,35 @@ impl DynamoDbStore {
     /// The table names this store uses.
     pub fn tables(&self) -> &TableNames {
         &self.tables
+    }
+
+    /// Puts `item` into `table` unless an item with its `id` exists: `true` when written,
+    /// `false` when the id was taken (the condition failed). `what` names the call in errors.
+    async fn put_new(
+        &self,
+        table: &str,
+        item: HashMap<String, AttributeValue>,
+        what: &str,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable(what, &error)),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Opaque page keys, the same for both stores: base64url (no padding) of JSON of the last item's
+//! Pages, the same for both stores: page sizes, the page made from `limit + 1` fetched items,
+//! and opaque page keys: base64url (no padding) of JSON of the last item's
 //! `(listing, timestamp, id)`. The embedded store binds them as SQL parameters; the DynamoDB
 //! store rebuilds the query's `ExclusiveStartKey` from them.
 //!
@@ -12,6 +13,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
+use crate::domain::{MAX_PAGE_SIZE, Page, PageRequest};
 use crate::ports::PortError;
 
 /// Longer keys are refused before decoding.
@@ -65,6 +67,35 @@ impl PageKey {
             _ => Err(invalid("bad id")),
         }
     }
+}
+
+/// Checks a page size: 1 to [`MAX_PAGE_SIZE`].
+pub(crate) fn checked_limit(page: &PageRequest) -> Result<u32, PortError> {
+    if (1..=MAX_PAGE_SIZE).contains(&page.limit) {
+        Ok(page.limit)
+    } else {
+        Err(PortError::Invalid(format!(
+            "page size {} is not between 1 and {MAX_PAGE_SIZE}",
+            page.limit
+        )))
+    }
+}
+
+/// Turns `limit + 1` fetched items into a page, with a key made from the last item kept when
+/// there are more (so the last page has no key).
+pub(crate) fn into_page<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    key_of: impl Fn(&T) -> PageKey,
+) -> Page<T> {
+    let limit = limit as usize;
+    let next_key = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| key_of(last).encode())
+    } else {
+        None
+    };
+    Page { items, next_key }
 }
 
 #[cfg(test)]

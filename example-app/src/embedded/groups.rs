@@ -7,8 +7,8 @@ use super::{
     sqlite::{is_constraint, unavailable},
 };
 use crate::{
-    domain::{Group, MAX_PAGE_SIZE, Page, PageRequest},
-    page_key::PageKey,
+    domain::{Group, Page, PageRequest},
+    page_key::{PageKey, checked_limit, into_page},
     ports::{BoxFuture, GroupStore, PortError},
 };
 
@@ -41,34 +41,6 @@ fn group_from_row(row: &Row<'_>) -> rusqlite::Result<Group> {
         description: row.get(3)?,
         timestamp: row.get(4)?,
     })
-}
-
-/// Checks a page size: 1 to [`MAX_PAGE_SIZE`].
-pub(crate) fn checked_limit(page: &PageRequest) -> Result<u32, PortError> {
-    if (1..=MAX_PAGE_SIZE).contains(&page.limit) {
-        Ok(page.limit)
-    } else {
-        Err(PortError::Invalid(format!(
-            "page size {} is not between 1 and {MAX_PAGE_SIZE}",
-            page.limit
-        )))
-    }
-}
-
-/// Turns `limit + 1` fetched rows into a page, with a key when there are more.
-pub(crate) fn into_page<T>(
-    mut items: Vec<T>,
-    limit: u32,
-    key_of: impl Fn(&T) -> PageKey,
-) -> Page<T> {
-    let limit = limit as usize;
-    let next_key = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| key_of(last).encode())
-    } else {
-        None
-    };
-    Page { items, next_key }
 }
 
 impl GroupStore for EmbeddedStore {

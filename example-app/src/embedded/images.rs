@@ -5,13 +5,12 @@ use rusqlite::{Connection, OptionalExtension, Row, ffi, params};
 
 use super::{
     EmbeddedStore,
-    groups::{checked_limit, into_page},
     search::reindex_title,
     sqlite::{is_constraint, unavailable},
 };
 use crate::{
     domain::{Image, ImageStatus, Page, PageRequest},
-    page_key::PageKey,
+    page_key::{PageKey, checked_limit, into_page},
     ports::{BoxFuture, ImageStore, PortError},
 };
 

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use super::{
-    DynamoDbStore, GROUPS_BY_TIME_INDEX, checked_limit,
+    DynamoDbStore, GROUPS_BY_TIME_INDEX,
     item::{GROUPS_LISTING, group_from_item, group_to_item, s},
-    paging::{into_page, query_up_to},
+    paging::query_up_to,
 };
 use crate::{
     aws::error::unavailable,
     domain::{Group, Page, PageRequest},
-    page_key::PageKey,
+    page_key::{PageKey, checked_limit, into_page},
     ports::{BoxFuture, GroupStore, PortError},
 };
 

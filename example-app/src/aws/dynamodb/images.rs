@@ -9,14 +9,14 @@ use aws_sdk_dynamodb::{
 };
 
 use super::{
-    DynamoDbStore, IMAGE_ID_INDEX, checked_limit,
+    DynamoDbStore, IMAGE_ID_INDEX,
     item::{Item, created_key, image_from_item, image_to_item, s, status_text},
-    paging::{into_page, query_up_to},
+    paging::query_up_to,
 };
 use crate::{
     aws::error::unavailable,
     domain::{Image, ImageStatus, Page, PageRequest},
-    page_key::PageKey,
+    page_key::{PageKey, checked_limit, into_page},
     ports::{BoxFuture, ImageStore, PortError},
 };
 

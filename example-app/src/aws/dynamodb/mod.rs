@@ -32,11 +32,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use tables::{GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, create_tables};
 
-use crate::{
-    aws::error::unavailable,
-    domain::{MAX_PAGE_SIZE, PageRequest},
-    ports::PortError,
-};
+use crate::{aws::error::unavailable, ports::PortError};
 
 /// The names of the three tables (the template's `GROUPS_TABLE`, `IMAGES_TABLE` and
 /// `CONNECTIONS_TABLE`).
@@ -99,18 +95,6 @@ impl DynamoDbStore {
             }
             Err(error) => Err(unavailable(what, &error)),
         }
-    }
-}
-
-/// Checks a page size: 1 to [`MAX_PAGE_SIZE`], as the embedded store does.
-fn checked_limit(page: &PageRequest) -> Result<u32, PortError> {
-    if (1..=MAX_PAGE_SIZE).contains(&page.limit) {
-        Ok(page.limit)
-    } else {
-        Err(PortError::Invalid(format!(
-            "page size {} is not between 1 and {MAX_PAGE_SIZE}",
-            page.limit
-        )))
     }
 }
 

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 use super::item::Item;
-use crate::{aws::error::unavailable, domain::Page, page_key::PageKey, ports::PortError};
+use crate::{aws::error::unavailable, ports::PortError};
 
 /// Runs `query` (already holding its key condition, order and start key) until it has `want`
 /// items or the partition ends: one response may hold fewer than `Limit` items (1 MB pages).
@@ -31,21 +31,4 @@ pub(super) async fn query_up_to(
             _ => return Ok(items),
         }
     }
-}
-
-/// Turns `limit + 1` fetched items into a page, with a key made from the last item kept when
-/// there are more (so the last page has no key, as in the embedded store).
-pub(super) fn into_page<T>(
-    mut items: Vec<T>,
-    limit: u32,
-    key_of: impl Fn(&T) -> PageKey,
-) -> Page<T> {
-    let limit = limit as usize;
-    let next_key = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| key_of(last).encode())
-    } else {
-        None
-    };
-    Page { items, next_key }
 }

@@ -7,7 +7,7 @@ use lamina_local::moto::MotoServer;
 
 use super::*;
 use crate::{
-    domain::{Connection, Group, Image, ImageStatus},
+    domain::{Connection, Group, Image, ImageStatus, PageRequest},
     ports::{ConnectionStore, GroupStore, ImageStore},
 };
 

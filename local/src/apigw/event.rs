@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http::HeaderMap;
 use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::macros::format_description;
 
 /// What API Gateway knows about a request besides the request itself.
 #[derive(Debug, Clone)]
@@ -243,41 +245,14 @@ fn percent_decode(text: &str) -> String {
 
 /// API Gateway's `requestTime`: `09/Apr/2015:12:34:56 +0000`.
 fn request_time(epoch_seconds: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = i64::try_from(epoch_seconds / 86_400).unwrap_or(0);
-    let seconds = epoch_seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    let month = MONTHS
-        .get(usize::try_from(month).unwrap_or(1).saturating_sub(1))
-        .copied()
-        .unwrap_or("Jan");
-    format!(
-        "{day:02}/{month}/{year:04}:{:02}:{:02}:{:02} +0000",
-        seconds / 3600,
-        seconds % 3600 / 60,
-        seconds % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm (the emulator keeps
-/// its own private copy for log stream names).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
+    let at = i64::try_from(epoch_seconds)
+        .ok()
+        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    at.format(format_description!(
+        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
+    ))
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use time::OffsetDateTime;
+use time::macros::format_description;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
@@ -212,30 +214,11 @@ fn lambda_environment(config: &FunctionConfig, runtime_api: &str) -> Vec<(String
 
 /// A log stream name in Lambda's shape: `YYYY/MM/DD/[$LATEST]{32 hex}`.
 fn log_stream_name(version: &str) -> String {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    let date = OffsetDateTime::now_utc()
+        .format(format_description!("[year]/[month]/[day]"))
+        .unwrap_or_default();
     let suffix = crate::trace_header::new_segment_id() + &crate::trace_header::new_segment_id();
-    format!("{year:04}/{month:02}/{day:02}/[{version}]{suffix}")
-}
-
-/// Converts days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
+    format!("{date}/[{version}]{suffix}")
 }
 
 async fn read_lines(
@@ -300,10 +283,22 @@ mod tests {
     }
 
     #[test]
-    fn dates_follow_the_civil_calendar() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(20_785), (2026, 11, 28));
+    fn log_stream_names_have_lambdas_shape() {
+        let name = log_stream_name("$LATEST");
+        let (date, rest) = name.split_at(10);
+        let today = OffsetDateTime::now_utc();
+        assert_eq!(
+            date,
+            format!(
+                "{:04}/{:02}/{:02}",
+                today.year(),
+                u8::from(today.month()),
+                today.day()
+            )
+        );
+        let suffix = rest.strip_prefix("/[$LATEST]").unwrap();
+        assert_eq!(suffix.len(), 32);
+        assert!(suffix.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
     }
 
     #[test]

@@ -60,11 +60,12 @@ enum Launch {
         bin: Option<&'static str>,
         handler: &'static str,
     },
-    /// A workspace package's binary, built in release with `CARGO_PROFILE_RELEASE_*` overrides
-    /// (see [`crate::profiles`]).
+    /// A workspace package's binary, built in release with `CARGO_PROFILE_RELEASE_*` overrides or
+    /// other features (see [`crate::profiles`]).
     Profile {
         package: &'static str,
         overrides: &'static [(&'static str, &'static str)],
+        args: &'static [&'static str],
     },
     /// Udagram's `udagram-lambda` binary (example-app), built in release, running its `api`
     /// handler with the tables on moto and the search domain on `lamina-local`'s stand-in.
@@ -220,6 +221,58 @@ pub const VARIANTS: &[Variant] = &[
         },
     },
     Variant {
+        id: "rust-lamina-lto-off",
+        label: "2, built with lto = false (the release profile has lto = true)",
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[("CARGO_PROFILE_RELEASE_LTO", "false")],
+            args: &[],
+        },
+    },
+    Variant {
+        id: "rust-lamina-lto-thin",
+        label: "2, built with lto = \"thin\"",
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[("CARGO_PROFILE_RELEASE_LTO", "thin")],
+            args: &[],
+        },
+    },
+    Variant {
+        id: "rust-lamina-cgu-16",
+        label: "2, built with codegen-units = 16 (the release profile has 1)",
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")],
+            args: &[],
+        },
+    },
+    Variant {
+        id: "rust-lamina-no-strip",
+        label: "2, built with strip = false (the release profile strips symbols)",
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[("CARGO_PROFILE_RELEASE_STRIP", "false")],
+            args: &[],
+        },
+    },
+    Variant {
         id: "rust-lamina-opt-s",
         label: "2, built with opt-level = \"s\"",
         language: Language::Rust,
@@ -229,6 +282,20 @@ pub const VARIANTS: &[Variant] = &[
         launch: Launch::Profile {
             package: "lamina-bench-stack",
             overrides: &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")],
+            args: &[],
+        },
+    },
+    Variant {
+        id: "rust-lamina-opt-z",
+        label: "2, built with opt-level = \"z\"",
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")],
+            args: &[],
         },
     },
     Variant {
@@ -241,6 +308,20 @@ pub const VARIANTS: &[Variant] = &[
         launch: Launch::Profile {
             package: "lamina-bench-stack",
             overrides: &[("CARGO_PROFILE_RELEASE_PANIC", "abort")],
+            args: &[],
+        },
+    },
+    Variant {
+        id: "rust-lamina-ring",
+        label: "2, TLS and JWT crypto on ring and RustCrypto instead of aws-lc-rs",
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides: &[],
+            args: &["--no-default-features", "--features", "ring"],
         },
     },
     Variant {
@@ -399,6 +480,7 @@ impl Fixtures {
 
 /// Serves the JWKS of the fixture key (`kid` = `bench`) on loopback.
 async fn jwks_server() -> Result<LocalServer, String> {
+    lamina_middleware::crypto::ensure_jwt_provider();
     let key = EncodingKey::from_rsa_pem(RSA_PRIVATE).map_err(|e| e.to_string())?;
     let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).map_err(|e| e.to_string())?;
     jwk.common.key_id = Some(KEY_ID.to_owned());
@@ -421,6 +503,7 @@ fn token() -> Result<String, String> {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(KEY_ID.to_owned());
     let claims = json!({"sub": "auth0|bench", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 7200, "scope": "read:items"});
+    lamina_middleware::crypto::ensure_jwt_provider();
     let key = EncodingKey::from_rsa_pem(RSA_PRIVATE).map_err(|e| e.to_string())?;
     jsonwebtoken::encode(&header, &claims, &key).map_err(|e| e.to_string())
 }
@@ -549,20 +632,36 @@ pub fn prepare(variant: &Variant, fixtures: &Fixtures) -> Result<Prepared, Strin
                 runtime: runtime.to_owned(),
             })
         }
-        Launch::Profile { package, overrides } => {
+        Launch::Profile {
+            package,
+            overrides,
+            args,
+        } => {
             if !crate::profiles::enabled() {
                 return Err(format!(
                     "set {}=1 to run it: it needs its own release build of the AWS SDK stack (minutes)",
                     crate::profiles::ENABLE_ENV
                 ));
             }
-            let (executable, binary_bytes) =
-                crate::profiles::build(variant.id, package, overrides)?;
+            let (executable, binary_bytes) = crate::profiles::build_with(
+                variant.id,
+                crate::profiles::AblationBuild {
+                    package,
+                    bin: None,
+                    overrides,
+                    args,
+                },
+            )?;
+            let runtime = match (overrides.is_empty(), args.is_empty()) {
+                (false, _) => format!("release profile with {overrides:?}"),
+                (true, false) => format!("release profile, built with `{}`", args.join(" ")),
+                (true, true) => "release profile".to_owned(),
+            };
             Ok(Prepared {
                 variant: *variant,
                 config: fixtures.config(&executable, "bootstrap"),
                 binary_bytes,
-                runtime: format!("release profile with {overrides:?}"),
+                runtime,
             })
         }
         Launch::Script { folder, handler } => {

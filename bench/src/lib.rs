@@ -58,6 +58,7 @@ pub fn token() -> String {
     let claims = serde_json::json!({
         "sub": "auth0|bench", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600, "scope": "read:items"
     });
+    lamina_middleware::crypto::ensure_jwt_provider();
     let key = EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap_or_else(|e| panic!("fixture key: {e}"));
     jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key)
         .unwrap_or_else(|e| panic!("signing: {e}"))

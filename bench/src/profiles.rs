@@ -51,27 +51,6 @@ pub struct AblationBuild<'a> {
     pub args: &'a [&'a str],
 }
 
-/// Builds `package`'s binary in release with `overrides` (`CARGO_PROFILE_RELEASE_*` variables) and
-/// copies it to its own folder for ablation `id`.
-///
-/// # Errors
-/// cargo fails, produces no binary, or the copy fails.
-pub fn build(
-    id: &str,
-    package: &str,
-    overrides: &[(&str, &str)],
-) -> Result<(PathBuf, Option<u64>), String> {
-    build_with(
-        id,
-        AblationBuild {
-            package,
-            bin: None,
-            overrides,
-            args: &[],
-        },
-    )
-}
-
 /// Builds as `ablation` says and copies the executable to its own folder for ablation `id`.
 ///
 /// # Errors

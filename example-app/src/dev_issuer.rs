@@ -116,6 +116,8 @@ impl DevIssuer {
             "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
             STANDARD.encode(pkcs8)
         );
+        // A build may hold both of jsonwebtoken's backends; signing then needs one chosen.
+        lamina_middleware::crypto::ensure_jwt_provider();
         let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| ())?;
         let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e});
         Ok(Self {

@@ -13,6 +13,7 @@
 //!   `Secret<T>`, a layer.
 //! - `validation`: JSON Schema validation of bodies and parameters.
 //! - `init`: one AWS configuration, lazy or eager clients, concurrent prefetch, a local server.
+//! - `aws-lc` (default) or `ring`: the [`crypto`] backend of TLS and JWT signatures.
 //!
 //! The order of the layers matters (CORS outermost, then errors, context, deadline, auth); see the
 //! guide, `docs/src/middleware/overview.md`.
@@ -47,6 +48,7 @@ pub mod auth;
 pub mod context;
 #[cfg(feature = "cors")]
 pub mod cors;
+pub mod crypto;
 #[cfg(feature = "errors")]
 pub mod errors;
 #[cfg(feature = "init")]

@@ -195,7 +195,8 @@ impl OpenSearchIndex {
             .region()
             .ok_or_else(|| PortError::Invalid("the AWS configuration has no region".into()))?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_provider_and_webpki_roots(lamina_middleware::crypto::rustls_provider())
+            .map_err(|e| PortError::Unavailable(format!("TLS for the search domain: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();

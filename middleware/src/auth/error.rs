@@ -44,6 +44,9 @@ pub enum AuthError {
     /// The JWKS document is not a JSON object with a `keys` array.
     #[error("JWKS document is malformed: {0}")]
     JwksMalformed(String),
+    /// The JWKS client's TLS could not be set up with the crate's crypto backend.
+    #[error("TLS for the JWKS client: {0}")]
+    Tls(String),
     /// A refresh was skipped because the previous attempt is more recent than the cool-down.
     #[error("JWKS refresh skipped: cooling down")]
     CoolingDown,

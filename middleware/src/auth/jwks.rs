@@ -81,7 +81,8 @@ impl JwksCache {
     pub(crate) fn new(url: &str, settings: JwksSettings) -> Result<Self, AuthError> {
         let uri = parse_url(url)?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_provider_and_webpki_roots(crate::crypto::rustls_provider())
+            .map_err(|e| AuthError::Tls(e.to_string()))?
             .https_or_http()
             .enable_http1()
             .build();

@@ -76,6 +76,7 @@ impl VerificationKey {
     /// The certificate's validity dates and chain are not checked: it is only a container for the
     /// key, as with Auth0's downloadable signing certificate.
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self, AuthError> {
+        crate::crypto::ensure_jwt_provider();
         let pem = pem.as_ref();
         if pem
             .windows(b"PRIVATE KEY".len())
@@ -116,6 +117,7 @@ impl VerificationKey {
     /// bits, keys whose `use` is not `sig` or whose `key_ops` lacks `verify`, and an `alg` other
     /// than `RS256`, `ES256` or `PS256` (or one that disagrees with the key type).
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, AuthError> {
+        crate::crypto::ensure_jwt_provider();
         let unsupported = |why: &str| Err(AuthError::UnsupportedKey(why.to_owned()));
         if jwk
             .common

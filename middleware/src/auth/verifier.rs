@@ -215,6 +215,7 @@ impl JwtVerifierBuilder {
     /// The verifier. Fails on a bad JWKS URL or when there is no key source at all; the JWKS
     /// itself is fetched on first use or by [`JwtVerifier::prefetch`].
     pub fn build(self) -> Result<JwtVerifier, AuthError> {
+        crate::crypto::ensure_jwt_provider();
         if self.keys.is_empty() && self.jwks_url.is_none() {
             return Err(AuthError::NoKeySource);
         }

@@ -2,14 +2,16 @@
 
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+#[cfg(feature = "aws-lc")]
 use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::runtime_components::{
-    RuntimeComponents, RuntimeComponentsBuilder,
-};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+#[cfg(feature = "aws-lc")]
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+#[cfg(feature = "aws-lc")]
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin as _;
 use tokio::sync::OnceCell;
 
@@ -30,7 +32,8 @@ pub async fn shared_aws_config() -> &'static SdkConfig {
 /// functions at a local moto server.
 ///
 /// The HTTP client is the SDK's default one (hyper 1, rustls with aws-lc-rs, the proxy settings
-/// from the environment), shared by every client built from this configuration, with one change:
+/// from the environment; with only the `ring` feature, the same client on ring), shared by every
+/// client built from this configuration, with one change:
 /// it builds its TLS connector, and so loads and parses the system's root certificates, when the
 /// first request needs it rather than each time a client is constructed. The SDK's own default does
 /// it eagerly in every `Client::new`; measured on the cold-start bench, that was about 2.4 ms of a
@@ -56,14 +59,40 @@ pub async fn load_aws_config() -> SdkConfig {
     }
 }
 
-/// The SDK's default HTTP client, wrapped in [`FirstUseHttpClient`]; `None` if this build of the SDK
-/// has no default client (then every client falls back to the SDK's own choice).
+/// The SDK's default HTTP client (or its twin on ring), wrapped in [`FirstUseHttpClient`]; `None`
+/// if this build of the SDK has no default client (then every client falls back to the SDK's own
+/// choice).
 fn first_use_http_client() -> Option<FirstUseHttpClient> {
+    sdk_https_client().map(|inner| FirstUseHttpClient { inner })
+}
+
+/// The SDK's default HTTPS client, on aws-lc-rs.
+#[cfg(feature = "aws-lc")]
+fn sdk_https_client() -> Option<SharedHttpClient> {
     let plugin = default_http_client_plugin_v2(BehaviorVersion::latest())?;
     let components = plugin.runtime_components(&RuntimeComponentsBuilder::new("lamina"));
-    components
-        .http_client()
-        .map(|inner| FirstUseHttpClient { inner })
+    components.http_client()
+}
+
+/// The SDK's default HTTPS client built the way aws-smithy-runtime builds it (connector settings
+/// and sleep from the client, proxy settings from the environment), on ring.
+#[cfg(not(feature = "aws-lc"))]
+fn sdk_https_client() -> Option<SharedHttpClient> {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+
+    let client = Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
+    Some(client)
 }
 
 /// Delegates to the SDK's default client, except for the check the SDK runs when a client is

@@ -59,6 +59,7 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
 }
 
 fn encoding_key(alg: Algorithm, pem: &[u8]) -> EncodingKey {
+    lamina_middleware::crypto::ensure_jwt_provider();
     match alg {
         Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem).unwrap(),
         _ => EncodingKey::from_rsa_pem(pem).unwrap(),

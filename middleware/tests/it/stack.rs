@@ -39,6 +39,7 @@ fn now() -> u64 {
 }
 
 fn token(scope: &str) -> String {
+    lamina_middleware::crypto::ensure_jwt_provider();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("demo".to_owned());
     let claims = json!({"sub": "auth0|alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now(), "exp": now() + 600, "scope": scope});
@@ -52,6 +53,7 @@ fn token(scope: &str) -> String {
 
 /// Serves the JWKS with `serve_local`, the crate's own local server.
 async fn jwks_server() -> LocalServer {
+    lamina_middleware::crypto::ensure_jwt_provider();
     let key = EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap();
     let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
     jwk.common.key_id = Some("demo".to_owned());

@@ -37,6 +37,7 @@ async fn the_attack_battery_gets_401_every_time() {
     let hs256_with_public_key = {
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("main".into());
+        lamina_middleware::crypto::ensure_jwt_provider();
         jsonwebtoken::encode(
             &h,
             &good_claims(),

@@ -208,6 +208,19 @@ pub const VARIANTS: &[Variant] = &[
         },
     },
     Variant {
+        id: "rust-lamina-background-prefetch",
+        label: "2, prefetch started at init but not awaited (`Prefetch::spawn`)",
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[("BENCH_PREFETCH", "background")],
+        launch: Launch::Cargo {
+            package: "lamina-bench-stack",
+            bin: None,
+            handler: "bootstrap",
+        },
+    },
+    Variant {
         id: "rust-lamina-eager-client",
         label: "2, plus an SSM client built eagerly at init",
         language: Language::Rust,

@@ -33,7 +33,7 @@ pub mod websocket;
 pub use aws::{load_aws_config, shared_aws_config};
 pub use lazy::LazyClient;
 pub use local_server::{LocalServer, LocalServerOptions, serve_local, serve_local_with};
-pub use prefetch::{Prefetch, PrefetchError, PrefetchReport};
+pub use prefetch::{Prefetch, PrefetchError, PrefetchHandle, PrefetchReport};
 pub use websocket::{
     WebSocketConnections, WebSocketFuture, WebSocketHandler, WebSocketMessage, WebSocketRoute,
     WebSocketSendError,

@@ -118,6 +118,39 @@ impl Prefetch {
         }
     }
 
+    /// Starts every task concurrently in the background and returns at once: Lambda's init ends
+    /// (the runtime's first `/next`) while the fetches are still in flight.
+    ///
+    /// The work still happens before the first request needs it as long as the caches it fills
+    /// share an in-flight fetch with their callers, as `SecretCache` and the JWT verifier's JWKS
+    /// cache do: a request that arrives before a task is done waits for that task's fetch instead
+    /// of starting its own. Whether this beats [`run`](Self::run) depends on the function: with
+    /// on-demand concurrency, the fetches overlap the runtime's first `/next` and the event's
+    /// delivery; with provisioned concurrency or SnapStart, init is paid before any request, and
+    /// Lambda freezes the process after it, in-flight fetches included, so `run` is the better
+    /// choice there. The cold-start bench measures both (`docs/src/benchmarks.md`).
+    ///
+    /// A failed task is logged at `warn` (its name and error) and reported by the handle's
+    /// [`wait`](PrefetchHandle::wait); the caches then fetch again on their own terms (the JWKS
+    /// cache after its cool-down, the secret cache on the next call).
+    ///
+    /// Needs a Tokio runtime (it spawns a task).
+    pub fn spawn(self) -> PrefetchHandle {
+        PrefetchHandle {
+            task: tokio::spawn(async move {
+                let outcome = self.run().await;
+                if let Err(error) = &outcome {
+                    tracing::warn!(
+                        task = %error.task,
+                        error = %error.source,
+                        "background prefetch failed; the first request that needs it fetches again"
+                    );
+                }
+                outcome
+            }),
+        }
+    }
+
     /// Runs the tasks one after another: the baseline that [`run`](Self::run) is measured against.
     ///
     /// # Errors
@@ -136,6 +169,34 @@ impl Prefetch {
             total: started.elapsed(),
             tasks,
         })
+    }
+}
+
+/// The prefetch started by [`Prefetch::spawn`].
+#[derive(Debug)]
+pub struct PrefetchHandle {
+    task: tokio::task::JoinHandle<Result<PrefetchReport, PrefetchError>>,
+}
+
+impl PrefetchHandle {
+    /// Waits for every task, as [`Prefetch::run`] would have.
+    ///
+    /// # Errors
+    /// The first task (in the order added) that failed, or a task that panicked.
+    pub async fn wait(self) -> Result<PrefetchReport, PrefetchError> {
+        match self.task.await {
+            Ok(outcome) => outcome,
+            Err(join) => Err(PrefetchError {
+                task: "prefetch".to_owned(),
+                source: format!("the prefetch panicked or was cancelled: {join}").into(),
+            }),
+        }
+    }
+
+    /// Whether every task has finished (successfully or not).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
     }
 }
 
@@ -192,6 +253,24 @@ mod tests {
             Some(("jwks".to_owned(), "connection refused".to_owned()))
         );
         assert!(done_rx.await.is_ok(), "the other task should have finished");
+    }
+
+    #[tokio::test]
+    async fn spawn_returns_before_the_tasks_finish_and_wait_reports_them() {
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = Prefetch::new()
+            .task("held", async move {
+                release_rx
+                    .await
+                    .map_err(|_| BoxError::from("never released"))
+            })
+            .task("failing", async { Err::<(), BoxError>("refused".into()) })
+            .spawn();
+        tokio::task::yield_now().await;
+        assert!(!handle.is_finished(), "spawn must not wait for the tasks");
+        assert!(release_tx.send(()).is_ok());
+        let error = handle.wait().await.err().map(|e| e.task);
+        assert_eq!(error.as_deref(), Some("failing"));
     }
 
     #[tokio::test]

@@ -6,8 +6,9 @@
 //! Configuration (environment):
 //! - `BENCH_JWKS_URL`, `BENCH_ISSUER`, `BENCH_AUDIENCE`: the token issuer (required).
 //! - `BENCH_SECRET_ID`: the secret prefetched at init (required).
-//! - `BENCH_PREFETCH`: `concurrent` (default), `sequential`, or `none` (the first request fetches
-//!   the JWKS and the secret), the init prefetch ablations.
+//! - `BENCH_PREFETCH`: `concurrent` (default), `sequential`, `background` (started at init, not
+//!   awaited: the first request joins the fetches) or `none` (the first request fetches the JWKS and
+//!   the secret), the init prefetch ablations.
 //! - `BENCH_EXTRA_CLIENT`: `lazy` (default) or `eager`: an SSM client the handler holds but does not
 //!   call on this route, built at init (`eager`) or on first use (`lazy`), the SDK client ablation.
 //! - `LAMINA_CORS_*`, `POWERTOOLS_*`, `AWS_LAMINA_LOG_*`: the layers' own settings.
@@ -71,6 +72,10 @@ async fn main() -> Result<(), Error> {
         }
         // The JWKS and the secret are then fetched by the first request instead.
         Ok("none") => {}
+        // Started now, not awaited: init ends at once and the first request joins the fetches.
+        Ok("background") => {
+            drop(prefetch.spawn());
+        }
         _ => {
             prefetch.run().await?;
         }

@@ -108,6 +108,50 @@ pub enum Route {
     Groups,
 }
 
+/// An ablation of variant 2: its binary, run with `env` added.
+const fn stack_with_env(
+    id: &'static str,
+    label: &'static str,
+    env: &'static [(&'static str, &'static str)],
+) -> Variant {
+    Variant {
+        id,
+        label,
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env,
+        launch: Launch::Cargo {
+            package: "lamina-bench-stack",
+            bin: None,
+            handler: "bootstrap",
+        },
+    }
+}
+
+/// An ablation of variant 2: its package rebuilt in release with `CARGO_PROFILE_RELEASE_*`
+/// `overrides` or extra cargo `args`.
+const fn stack_built_with(
+    id: &'static str,
+    label: &'static str,
+    overrides: &'static [(&'static str, &'static str)],
+    args: &'static [&'static str],
+) -> Variant {
+    Variant {
+        id,
+        label,
+        language: Language::Rust,
+        route: Route::Hello,
+        ablation: true,
+        env: &[],
+        launch: Launch::Profile {
+            package: "lamina-bench-stack",
+            overrides,
+            args,
+        },
+    }
+}
+
 /// Every variant, in report order. The first is the baseline.
 pub const VARIANTS: &[Variant] = &[
     Variant {
@@ -181,162 +225,74 @@ pub const VARIANTS: &[Variant] = &[
             handler: "index.handler",
         },
     },
-    Variant {
-        id: "rust-lamina-sequential",
-        label: "2, init prefetch sequential instead of concurrent",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[("BENCH_PREFETCH", "sequential")],
-        launch: Launch::Cargo {
-            package: "lamina-bench-stack",
-            bin: None,
-            handler: "bootstrap",
-        },
-    },
-    Variant {
-        id: "rust-lamina-no-prefetch",
-        label: "2, nothing prefetched at init (the first request fetches the JWKS and the secret)",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[("BENCH_PREFETCH", "none")],
-        launch: Launch::Cargo {
-            package: "lamina-bench-stack",
-            bin: None,
-            handler: "bootstrap",
-        },
-    },
-    Variant {
-        id: "rust-lamina-background-prefetch",
-        label: "2, prefetch started at init but not awaited (`Prefetch::spawn`)",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[("BENCH_PREFETCH", "background")],
-        launch: Launch::Cargo {
-            package: "lamina-bench-stack",
-            bin: None,
-            handler: "bootstrap",
-        },
-    },
-    Variant {
-        id: "rust-lamina-eager-client",
-        label: "2, plus an SSM client built eagerly at init",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[("BENCH_EXTRA_CLIENT", "eager")],
-        launch: Launch::Cargo {
-            package: "lamina-bench-stack",
-            bin: None,
-            handler: "bootstrap",
-        },
-    },
-    Variant {
-        id: "rust-lamina-lto-off",
-        label: "2, built with lto = false (the release profile has lto = true)",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[("CARGO_PROFILE_RELEASE_LTO", "false")],
-            args: &[],
-        },
-    },
-    Variant {
-        id: "rust-lamina-lto-thin",
-        label: "2, built with lto = \"thin\"",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[("CARGO_PROFILE_RELEASE_LTO", "thin")],
-            args: &[],
-        },
-    },
-    Variant {
-        id: "rust-lamina-cgu-16",
-        label: "2, built with codegen-units = 16 (the release profile has 1)",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")],
-            args: &[],
-        },
-    },
-    Variant {
-        id: "rust-lamina-no-strip",
-        label: "2, built with strip = false (the release profile strips symbols)",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[("CARGO_PROFILE_RELEASE_STRIP", "false")],
-            args: &[],
-        },
-    },
-    Variant {
-        id: "rust-lamina-opt-s",
-        label: "2, built with opt-level = \"s\"",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")],
-            args: &[],
-        },
-    },
-    Variant {
-        id: "rust-lamina-opt-z",
-        label: "2, built with opt-level = \"z\"",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")],
-            args: &[],
-        },
-    },
-    Variant {
-        id: "rust-lamina-panic-abort",
-        label: "2, built with panic = \"abort\"",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[("CARGO_PROFILE_RELEASE_PANIC", "abort")],
-            args: &[],
-        },
-    },
-    Variant {
-        id: "rust-lamina-ring",
-        label: "2, TLS and JWT crypto on ring and RustCrypto instead of aws-lc-rs",
-        language: Language::Rust,
-        route: Route::Hello,
-        ablation: true,
-        env: &[],
-        launch: Launch::Profile {
-            package: "lamina-bench-stack",
-            overrides: &[],
-            args: &["--no-default-features", "--features", "ring"],
-        },
-    },
+    stack_with_env(
+        "rust-lamina-sequential",
+        "2, init prefetch sequential instead of concurrent",
+        &[("BENCH_PREFETCH", "sequential")],
+    ),
+    stack_with_env(
+        "rust-lamina-no-prefetch",
+        "2, nothing prefetched at init (the first request fetches the JWKS and the secret)",
+        &[("BENCH_PREFETCH", "none")],
+    ),
+    stack_with_env(
+        "rust-lamina-background-prefetch",
+        "2, prefetch started at init but not awaited (`Prefetch::spawn`)",
+        &[("BENCH_PREFETCH", "background")],
+    ),
+    stack_with_env(
+        "rust-lamina-eager-client",
+        "2, plus an SSM client built eagerly at init",
+        &[("BENCH_EXTRA_CLIENT", "eager")],
+    ),
+    stack_built_with(
+        "rust-lamina-lto-off",
+        "2, built with lto = false (the release profile has lto = true)",
+        &[("CARGO_PROFILE_RELEASE_LTO", "false")],
+        &[],
+    ),
+    stack_built_with(
+        "rust-lamina-lto-thin",
+        "2, built with lto = \"thin\"",
+        &[("CARGO_PROFILE_RELEASE_LTO", "thin")],
+        &[],
+    ),
+    stack_built_with(
+        "rust-lamina-cgu-16",
+        "2, built with codegen-units = 16 (the release profile has 1)",
+        &[("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")],
+        &[],
+    ),
+    stack_built_with(
+        "rust-lamina-no-strip",
+        "2, built with strip = false (the release profile strips symbols)",
+        &[("CARGO_PROFILE_RELEASE_STRIP", "false")],
+        &[],
+    ),
+    stack_built_with(
+        "rust-lamina-opt-s",
+        "2, built with opt-level = \"s\"",
+        &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")],
+        &[],
+    ),
+    stack_built_with(
+        "rust-lamina-opt-z",
+        "2, built with opt-level = \"z\"",
+        &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")],
+        &[],
+    ),
+    stack_built_with(
+        "rust-lamina-panic-abort",
+        "2, built with panic = \"abort\"",
+        &[("CARGO_PROFILE_RELEASE_PANIC", "abort")],
+        &[],
+    ),
+    stack_built_with(
+        "rust-lamina-ring",
+        "2, TLS and JWT crypto on ring and RustCrypto instead of aws-lc-rs",
+        &[],
+        &["--no-default-features", "--features", "ring"],
+    ),
     Variant {
         id: "udagram-api-only",
         label: "3, built with only the `handler-api` feature (a single-function binary)",

@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use crate::cold_start::{Language, Metric, VariantResult};
 
+mod analysis;
+
 /// Criterion's median estimates, in nanoseconds, by benchmark id (`group/function`).
 #[derive(Debug, Default, Clone)]
 pub struct Estimates {
@@ -321,31 +323,9 @@ fn cold_start_section(page: &mut String, inputs: &Inputs) {
          one; compare their ratios with ours, not their values.\n\n",
     );
     goals(page, file);
-    page.push_str(
-        "### Where variant 2's init and memory go\n\n\
-         Measured outside the bench, by timing each init step of `bench/functions/stack` with \
-         `std::time::Instant` in a scratch build, with nothing prefetched. Until this run the AWS \
-         SDK's default HTTP client loaded and parsed the system's root certificates each time an \
-         SDK client was constructed (it builds a throw-away TLS connector then, by design, so \
-         that the first request does not pay for it): 2.3 ms for the first client on this \
-         machine's Debian image, which lists every root twice (one bundle file, one file per \
-         certificate), and 0.2 ms for each further client, against 0.4 ms for all the other steps \
-         of `main` together (logging and X-Ray layers 0.14 ms, the AWS configuration 0.08 ms, the \
-         Secrets Manager client 0.14 ms, the JWT verifier and its JWKS client 0.03 ms). \
-         `lamina_middleware::init::load_aws_config` now gives the SDK its own default client with \
-         that construction-time step left out, so the roots are loaded once, by the first request \
-         that needs a connection (here the secret's prefetch), and shared by every client of the \
-         configuration. What remains of the gap to variant 1 is the fetches themselves (the JWKS \
-         and the secret, on loopback here; moto answers in a few milliseconds), which the \
-         `nothing prefetched` ablation moves to the first request, and starting a 12 MB \
-         executable instead of a 2 MB one.\n\n\
-         The same goes for memory: at the first `/next`, 6.8 MB of variant 2's resident memory \
-         are pages of its own executable (1.5 MB for variant 1's) and 0.8 MB is heap and other \
-         anonymous memory (0.3 MB for variant 1); the root certificates were another 0.4 MB of heap. The \
-         RSS goal is a matter of how much of the AWS SDK's code and tables is paged in at start, \
-         that is of binary size, not of allocations at init.\n\n",
-    );
+    analysis::where_it_goes(page, file);
     ablations(page, file);
+    analysis::choices(page);
 }
 
 fn goals(page: &mut String, file: &ColdStartFile) {
@@ -410,8 +390,10 @@ fn ablations(page: &mut String, file: &ColdStartFile) {
          Rows starting with 2 are variant 2's binary with one setting changed through its \
          environment (`BENCH_PREFETCH`, `BENCH_EXTRA_CLIENT`, see \
          `bench/functions/stack/src/main.rs`), or built with one release-profile setting changed \
-         through cargo's `CARGO_PROFILE_RELEASE_*` variables (`bench/src/profiles.rs`); the row \
-         starting with 3 is Udagram's packaging choice, the dispatching `udagram-lambda` against a \
+         through cargo's `CARGO_PROFILE_RELEASE_*` variables (`bench/src/profiles.rs`) against \
+         the workspace's release profile (`lto = true`, `codegen-units = 1`, `strip = true`, \
+         `opt-level = 3`, `panic = \"unwind\"`), or built with `--features ring` instead of the \
+         default aws-lc-rs (`lamina-middleware`'s crypto backend); the row starting with 3 is Udagram's packaging choice, the dispatching `udagram-lambda` against a \
          binary built with `--no-default-features --features handler-api`. The rebuilt ones run \
          only with `LAMINA_BENCH_PROFILE_ABLATIONS=1`. Ratios are against the variant the row \
          starts with. The init fetches go to servers on loopback here (moto, a local JWKS \
@@ -456,11 +438,6 @@ fn ablations(page: &mut String, file: &ColdStartFile) {
         }
         page.push('\n');
     }
-    page.push_str(
-        "Not measured: `lto`, `codegen-units` and `strip` set otherwise, and the TLS crypto \
-         backend (ring instead of aws-lc-rs, a feature change in every AWS SDK crate). Each needs \
-         its own release build of the AWS SDK stack (6 minutes or more on these 2 cores).\n\n",
-    );
 }
 
 /// The per-request rows: (label, benchmark id, baseline id, what the ratio means).

@@ -293,6 +293,12 @@ pub const VARIANTS: &[Variant] = &[
         &[],
         &["--no-default-features", "--features", "ring"],
     ),
+    stack_built_with(
+        "rust-lamina-small",
+        "2, opt-level = \"s\" and ring together (the two size savings combined)",
+        &[("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")],
+        &["--no-default-features", "--features", "ring"],
+    ),
     Variant {
         id: "udagram-api-only",
         label: "3, built with only the `handler-api` feature (a single-function binary)",

@@ -86,22 +86,24 @@ pub(super) fn where_it_goes(page: &mut String, file: &ColdStartFile) {
     page.push('\n');
 }
 
-/// What the library and the workspace keep from the ablations, and why.
+/// What the library and the workspace keep from the ablations, and why. The figures are in the
+/// tables above; this says which way each choice went.
 pub(super) fn choices(page: &mut String) {
     page.push_str(
         "### What Lamina keeps\n\n\
          - **Concurrent prefetch** (`Prefetch::run`) stays the default way to do init work: it \
-         costs the slowest task instead of the sum (the `sequential` row). `Prefetch::spawn` is \
-         there for on-demand functions that want the shortest init; with provisioned concurrency \
-         or SnapStart, `run` is the one to use (the process is frozen after init).\n\
+         costs the slowest task instead of the sum (the `sequential` row). `Prefetch::spawn` \
+         shortens init for on-demand functions, at no gain for the first response on these \
+         loopback fetches; with provisioned concurrency or SnapStart, `run` is the one to use (the \
+         process is frozen after init).\n\
          - **Lazy clients**: `LazyClient::new` builds a client on first use, so a client a path \
          does not need costs nothing at init (the `eager` row is one client more).\n\
-         - **The release profile** of the workspace keeps `lto = true`, `codegen-units = 1` and \
-         `strip = true`: each one's row shows what turning it off costs in size, init or memory. \
-         `opt-level` and `panic` stay at their defaults, for the reasons in the [release \
-         profile](middleware/crypto.md#release-profile) guide; the workspace defines a \
-         `release-small` profile (`opt-level = \"s\"`) for functions that want the smaller \
-         binary.\n\
+         - **The workspace's release profile** keeps `lto = true`, `codegen-units = 1` and \
+         `strip = true`: their rows show what turning each off costs in size, init or memory. It \
+         keeps `panic = \"unwind\"`, which `ProblemLayer` needs to turn a handler's panic into a \
+         500 instead of losing the process. `opt-level = \"s\"` is what the [building \
+         guide](building.md) recommends for functions, for the size and memory its row \
+         saves.\n\
          - **aws-lc-rs stays the default crypto backend**, as the AWS SDK's own; `ring` is a \
          feature of `lamina-middleware` for functions that want no aws-lc-rs in their build \
          ([Crypto backend](middleware/crypto.md)).\n\n",

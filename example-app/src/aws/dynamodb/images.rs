@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
-    operation::transact_write_items::TransactWriteItemsError,
+    operation::{transact_write_items::TransactWriteItemsError, update_item::UpdateItemError},
     types::{ConditionCheck, Put, TransactWriteItem},
 };
 
@@ -12,6 +12,7 @@ use super::{
     DynamoDbStore, IMAGE_ID_INDEX,
     item::{Item, created_key, image_from_item, image_to_item, s, status_text},
     paging::query_up_to,
+    written_unless_condition_failed,
 };
 use crate::{
     aws::error::unavailable,
@@ -195,17 +196,11 @@ impl ImageStore for DynamoDbStore {
                 .expression_attribute_values(":thumbnail", s(thumbnail_url))
                 .send()
                 .await;
-            match result {
-                Ok(_) => Ok(true),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(false)
-                }
-                Err(error) => Err(unavailable("UpdateItem images", &error)),
-            }
+            written_unless_condition_failed(
+                result,
+                UpdateItemError::is_conditional_check_failed_exception,
+                "UpdateItem images",
+            )
         })
     }
 }

@@ -28,6 +28,8 @@ mod tables;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use tables::{GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, create_tables};
@@ -84,17 +86,30 @@ impl DynamoDbStore {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable(what, &error)),
-        }
+        written_unless_condition_failed(
+            result,
+            PutItemError::is_conditional_check_failed_exception,
+            what,
+        )
+    }
+}
+
+/// The outcome of a conditional write: `true` when it was made, `false` when its condition failed
+/// (`condition_failed` recognises the operation's `ConditionalCheckFailedException`); any other
+/// error is [`PortError::Unavailable`] naming `what`.
+fn written_unless_condition_failed<O, E, R>(
+    result: Result<O, SdkError<E, R>>,
+    condition_failed: fn(&E) -> bool,
+    what: &str,
+) -> Result<bool, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().is_some_and(condition_failed) => Ok(false),
+        Err(error) => Err(unavailable(what, &error)),
     }
 }
 

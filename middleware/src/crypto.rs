@@ -12,16 +12,6 @@ compile_error!(
      feature) or `ring`"
 );
 
-/// The name of the backend in use: `"aws-lc-rs"` or `"ring"`.
-#[must_use]
-pub const fn backend() -> &'static str {
-    if cfg!(feature = "aws-lc") {
-        "aws-lc-rs"
-    } else {
-        "ring"
-    }
-}
-
 /// The rustls crypto provider of the chosen backend, for HTTPS clients of a function's own (the JWKS
 /// client uses it): with both backends in a build, rustls has no process default, and a
 /// `ClientConfig` built without naming one panics.
@@ -59,28 +49,16 @@ pub fn ensure_jwt_provider() {
     let _ = provider.install_default();
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "auth"))]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_backend_is_the_feature_chosen() {
-        let expected = if cfg!(feature = "aws-lc") {
-            "aws-lc-rs"
-        } else {
-            "ring"
-        };
-        assert_eq!(backend(), expected);
-    }
-
-    #[cfg(feature = "auth")]
     #[test]
     fn jsonwebtoken_has_a_provider_afterwards() {
         ensure_jwt_provider();
         assert!(jsonwebtoken::crypto::CryptoProvider::try_get_default().is_some());
     }
 
-    #[cfg(feature = "auth")]
     #[test]
     fn the_rustls_provider_offers_tls13() {
         let provider = rustls_provider();

@@ -393,7 +393,8 @@ fn ablations(page: &mut String, file: &ColdStartFile) {
          through cargo's `CARGO_PROFILE_RELEASE_*` variables (`bench/src/profiles.rs`) against \
          the workspace's release profile (`lto = true`, `codegen-units = 1`, `strip = true`, \
          `opt-level = 3`, `panic = \"unwind\"`), or built with `--features ring` instead of the \
-         default aws-lc-rs (`lamina-middleware`'s crypto backend); the row starting with 3 is Udagram's packaging choice, the dispatching `udagram-lambda` against a \
+         default aws-lc-rs (`lamina-middleware`'s crypto backend); the row starting with 3 is \
+         Udagram's packaging choice, the dispatching `udagram-lambda` against a \
          binary built with `--no-default-features --features handler-api`. The rebuilt ones run \
          only with `LAMINA_BENCH_PROFILE_ABLATIONS=1`. Ratios are against the variant the row \
          starts with. The init fetches go to servers on loopback here (moto, a local JWKS \
@@ -434,6 +435,16 @@ fn ablations(page: &mut String, file: &ColdStartFile) {
                     .map_or_else(|| "–".to_owned(), |mb| format!("{mb} MB")),
                 v.binary_bytes
                     .map_or_else(|| "–".to_owned(), |b| format!("{:.2} MB", b as f64 / 1e6)),
+            );
+        }
+        let left_out = crate::cold_start::VARIANTS
+            .iter()
+            .filter(|v| v.ablation && !file.variants.iter().any(|r| r.id == v.id));
+        for v in left_out {
+            let _ = writeln!(
+                page,
+                "| {} | not in this run (left out with `LAMINA_BENCH_VARIANTS`) | | | | | |",
+                v.label
             );
         }
         page.push('\n');

@@ -82,6 +82,9 @@ fn sdk_https_client() -> Option<SharedHttpClient> {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{Builder, ConnectorBuilder};
 
+    // `build_with_connector_fn` is hidden from aws-smithy-http-client's docs but public; it is the
+    // entry point aws-smithy-runtime's own default client uses, so both clients match but for the
+    // crypto mode.
     let client = Builder::new().build_with_connector_fn(|settings, components| {
         let mut connector =
             ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));

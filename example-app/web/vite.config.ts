@@ -5,16 +5,7 @@ import react from '@vitejs/plugin-react';
 // `udagram serve` (UDAGRAM_URL, default http://127.0.0.1:3000): config.json, the API, the
 // development issuer and the WebSocket.
 const server = process.env.UDAGRAM_URL ?? 'http://127.0.0.1:3000';
-const proxied = [
-  '/config.json',
-  '/groups',
-  '/images',
-  '/uploads',
-  '/files',
-  '/dev',
-  '/.well-known',
-  '/health',
-];
+const proxied = ['/config.json', '/groups', '/images', '/uploads', '/files', '/dev', '/.well-known', '/health'];
 
 export default defineConfig({
   plugins: [react()],
@@ -34,9 +25,7 @@ export default defineConfig({
             target: server,
             // A page navigation to one of the app's own routes (/groups/ID) stays with Vite.
             bypass: (req: { headers: { accept?: string } }) =>
-              req.headers.accept?.includes('text/html') && !path.startsWith('/dev')
-                ? '/index.html'
-                : undefined,
+              req.headers.accept?.includes('text/html') && !path.startsWith('/dev') ? '/index.html' : undefined,
           },
         ]),
       ),

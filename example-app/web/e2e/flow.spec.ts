@@ -7,7 +7,10 @@
 import { gradientPng } from './support/png';
 import { expect, liveOpen, markPage, signedInPage, stillMarked, test, unique } from './support/app';
 
-test('sign in, create a group, upload, see it live in two browsers, search, view, reload, sign out', async ({ browser, udagram }) => {
+test('sign in, create a group, upload, see it live in two browsers, search, view, reload, sign out', async ({
+  browser,
+  udagram,
+}) => {
   const word = unique('tagus');
   const groupName = `Lisbon ${unique('trip')}`;
   const title = `Sunset over the ${word} river`;
@@ -61,8 +64,13 @@ test('sign in, create a group, upload, see it live in two browsers, search, view
     await expect(card).toHaveAttribute('data-status', 'ready');
     await expect(card.getByRole('img', { name: title })).toBeVisible();
     await expect(card.getByRole('img', { name: title })).toHaveJSProperty('complete', true);
-    expect(await card.getByRole('img', { name: title }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(150);
-    expect(await alice.evaluate(() => (window as unknown as { __statuses: string[] }).__statuses)).toEqual(['pending', 'ready']);
+    expect(await card.getByRole('img', { name: title }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(
+      150,
+    );
+    expect(await alice.evaluate(() => (window as unknown as { __statuses: string[] }).__statuses)).toEqual([
+      'pending',
+      'ready',
+    ]);
     await expect(alice.getByRole('status').filter({ hasText: 'is uploaded' })).toBeVisible();
     expect(await stillMarked(alice)).toBe(true);
   });

@@ -27,7 +27,9 @@ test.afterAll(async () => {
 
 /** Waits for every image on the page to be decoded, so screenshots show them. */
 async function imagesLoaded(page: Page) {
-  await page.waitForFunction(() => [...document.images].every((img) => img.complete && (img.naturalWidth > 0 || img.loading === 'lazy')));
+  await page.waitForFunction(() =>
+    [...document.images].every((img) => img.complete && (img.naturalWidth > 0 || img.loading === 'lazy')),
+  );
 }
 
 /** Scans the page at both widths and saves a screenshot of each. */
@@ -36,10 +38,15 @@ async function check(page: Page, testInfo: TestInfo, name: string, ready: () => 
     await page.setViewportSize({ width: size.width, height: size.height });
     await ready();
     await imagesLoaded(page);
-    const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+    const results = await new AxeBuilder({ page })
+      .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
+      .analyze();
     const serious = results.violations
       .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-      .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+      .map(
+        (violation) =>
+          `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+      );
     expect(serious, `${name} at ${size.width} px`).toEqual([]);
     await page.screenshot({ path: join(testInfo.project.outputDir, 'screenshots', `${name}-${size.width}.png`) });
   }
@@ -47,7 +54,9 @@ async function check(page: Page, testInfo: TestInfo, name: string, ready: () => 
 
 test('every page passes axe and is screenshotted at 1280 and 375 px', async ({ page }, testInfo) => {
   await page.goto(server.url);
-  await check(page, testInfo, 'groups-empty', () => expect(page.getByRole('heading', { name: 'No groups yet' })).toBeVisible());
+  await check(page, testInfo, 'groups-empty', () =>
+    expect(page.getByRole('heading', { name: 'No groups yet' })).toBeVisible(),
+  );
 
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).click();
@@ -65,7 +74,8 @@ test('every page passes axe and is screenshotted at 1280 and 375 px', async ({ p
     ['Lisbon trip', 'Trams, tiles and sunsets over the river.'],
   ];
   const ids: string[] = [];
-  for (const [name, description] of groups) ids.push(await createGroup(page.request, server.url, token, name!, description));
+  for (const [name, description] of groups)
+    ids.push(await createGroup(page.request, server.url, token, name!, description));
   const lisbon = ids.at(-1)!;
   const palette: [[number, number, number], [number, number, number], string][] = [
     [[249, 115, 22], [124, 58, 237], 'Sunset over the Tagus'],
@@ -82,7 +92,9 @@ test('every page passes axe and is screenshotted at 1280 and 375 px', async ({ p
   }
 
   await page.goto(server.url);
-  await check(page, testInfo, 'groups', () => expect(page.getByRole('list', { name: 'Groups' }).getByRole('listitem')).toHaveCount(4));
+  await check(page, testInfo, 'groups', () =>
+    expect(page.getByRole('list', { name: 'Groups' }).getByRole('listitem')).toHaveCount(4),
+  );
 
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole('button', { name: 'New group' }).click();
@@ -95,15 +107,24 @@ test('every page passes axe and is screenshotted at 1280 and 375 px', async ({ p
   });
 
   await page.goto(`${server.url}/images/${imageId}`);
-  await check(page, testInfo, 'image', () => expect(page.getByRole('heading', { level: 1, name: palette.at(-1)![2] })).toBeVisible());
+  await check(page, testInfo, 'image', () =>
+    expect(page.getByRole('heading', { level: 1, name: palette.at(-1)![2] })).toBeVisible(),
+  );
 
   await page.goto(`${server.url}/search?q=${encodeURIComponent('light')}`);
-  await check(page, testInfo, 'search', () => expect(page.getByRole('list', { name: 'Search results' }).getByRole('img')).toHaveCount(2));
+  await check(page, testInfo, 'search', () =>
+    expect(page.getByRole('list', { name: 'Search results' }).getByRole('img')).toHaveCount(2),
+  );
 
   await page.goto(`${server.url}/no/such/page`);
-  await check(page, testInfo, 'not-found', () => expect(page.getByRole('heading', { name: 'This page does not exist' })).toBeVisible());
+  await check(page, testInfo, 'not-found', () =>
+    expect(page.getByRole('heading', { name: 'This page does not exist' })).toBeVisible(),
+  );
 
   await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('banner').getByRole('button', { name: 'Sign in' })).toBeVisible();
   await page.goto(`${server.url}/groups/${lisbon}`);
-  await check(page, testInfo, 'group-signed-out', () => expect(page.getByText('Sign in to add your images to this group.')).toBeVisible());
+  await check(page, testInfo, 'group-signed-out', () =>
+    expect(page.getByText('Sign in to add your images to this group.')).toBeVisible(),
+  );
 });

@@ -23,7 +23,11 @@ test('bad uploads get a clear message and store nothing', async ({ browser, udag
 
   await test.step('a text file named .png', async () => {
     await title.fill('Not really a picture');
-    await file.setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('hello, this is text\n'.repeat(20)) });
+    await file.setInputFiles({
+      name: 'notes.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from('hello, this is text\n'.repeat(20)),
+    });
     await upload.click();
     await expect(page.getByText('“notes.png” is not a PNG, JPEG, GIF or WebP image.')).toBeVisible();
     await expect(file).toHaveAttribute('aria-invalid', 'true');
@@ -39,7 +43,11 @@ test('bad uploads get a clear message and store nothing', async ({ browser, udag
 
   await test.step('an empty title', async () => {
     await title.fill('   ');
-    await file.setInputFiles({ name: 'fine.png', mimeType: 'image/png', buffer: gradientPng(64, 64, [0, 0, 0], [255, 255, 255]) });
+    await file.setInputFiles({
+      name: 'fine.png',
+      mimeType: 'image/png',
+      buffer: gradientPng(64, 64, [0, 0, 0], [255, 255, 255]),
+    });
     await upload.click();
     await expect(page.getByText('Give the image a title.')).toBeVisible();
     await expect(title).toHaveAttribute('aria-invalid', 'true');
@@ -53,8 +61,13 @@ test('bad uploads get a clear message and store nothing', async ({ browser, udag
   await test.step('a good image afterwards goes through', async () => {
     await title.fill('Now a real one');
     await upload.click();
-    await expect(page.locator('[data-image-id]', { hasText: 'Now a real one' })).toHaveAttribute('data-status', 'ready');
-    expect((await listImages(page.request, udagram.url, groupId)).map((image) => image.title)).toEqual(['Now a real one']);
+    await expect(page.locator('[data-image-id]', { hasText: 'Now a real one' })).toHaveAttribute(
+      'data-status',
+      'ready',
+    );
+    expect((await listImages(page.request, udagram.url, groupId)).map((image) => image.title)).toEqual([
+      'Now a real one',
+    ]);
   });
   await page.context().close();
 });

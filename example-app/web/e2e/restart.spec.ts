@@ -3,7 +3,18 @@
  * directory and port: the page's WebSocket reconnects by itself (backoff, fresh token) and live
  * updates resume, all without a reload.
  */
-import { accessToken, createGroup, expect, liveOpen, markPage, signIn, stillMarked, test, unique, uploadImage } from './support/app';
+import {
+  accessToken,
+  createGroup,
+  expect,
+  liveOpen,
+  markPage,
+  signIn,
+  stillMarked,
+  test,
+  unique,
+  uploadImage,
+} from './support/app';
 import { removeDataDir, startUdagram, type Udagram } from './support/server';
 
 let server: Udagram;

@@ -31,7 +31,8 @@ test('an expired session leads back to sign-in, then the write works', async ({ 
   const problems: string[] = [];
   page.on('response', (response) => {
     // The token endpoint's refusal of the expired refresh token is expected; the API's 401s are not.
-    if (response.status() === 401 && !new URL(response.url()).pathname.startsWith('/dev/')) problems.push(response.url());
+    if (response.status() === 401 && !new URL(response.url()).pathname.startsWith('/dev/'))
+      problems.push(response.url());
   });
   await page.getByRole('button', { name: 'New group' }).click();
   const name = `After expiry ${unique('g')}`;

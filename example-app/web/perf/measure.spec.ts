@@ -67,13 +67,23 @@ test('measure', async ({ browser, page }) => {
   const results: Record<string, unknown> = {};
 
   const js = firstLoadJs();
-  results.firstLoadJs = { files: js.files, rawKB: +(js.rawBytes / 1024).toFixed(1), gzipKB: +(js.gzipBytes / 1024).toFixed(1) };
+  results.firstLoadJs = {
+    files: js.files,
+    rawKB: +(js.rawBytes / 1024).toFixed(1),
+    gzipKB: +(js.gzipBytes / 1024).toFixed(1),
+  };
 
   await page.goto(server.url);
   await signIn(page, 'perf');
   const token = await accessToken(page);
   for (let i = 1; i <= 20; i += 1) {
-    await createGroup(page.request, server.url, token, `Group ${i}`, `Twenty groups for the first page, this is number ${i}.`);
+    await createGroup(
+      page.request,
+      server.url,
+      token,
+      `Group ${i}`,
+      `Twenty groups for the first page, this is number ${i}.`,
+    );
   }
   const lcps: number[] = [];
   for (let i = 0; i < LOADS; i += 1) lcps.push(await coldLcp(browser, server.url, 20));

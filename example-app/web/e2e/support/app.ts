@@ -50,7 +50,8 @@ export async function accessToken(page: Page): Promise<string> {
   const token = await page.evaluate(() => {
     for (let i = 0; i < localStorage.length; i += 1) {
       const key = localStorage.key(i);
-      if (key?.startsWith('oidc.user:')) return (JSON.parse(localStorage.getItem(key) ?? '{}') as { access_token?: string }).access_token;
+      if (key?.startsWith('oidc.user:'))
+        return (JSON.parse(localStorage.getItem(key) ?? '{}') as { access_token?: string }).access_token;
     }
     return undefined;
   });
@@ -59,7 +60,13 @@ export async function accessToken(page: Page): Promise<string> {
 }
 
 /** Creates a group through the API. */
-export async function createGroup(request: APIRequestContext, url: string, token: string, name: string, description = ''): Promise<string> {
+export async function createGroup(
+  request: APIRequestContext,
+  url: string,
+  token: string,
+  name: string,
+  description = '',
+): Promise<string> {
   const response = await request.post(`${url}/groups`, {
     headers: { authorization: `Bearer ${token}` },
     data: { name, description },

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 /** The binary: UDAGRAM_BIN, else the debug build in CARGO_TARGET_DIR or the workspace's target/. */
 export function udagramBinary(): string {
   if (process.env.UDAGRAM_BIN) return process.env.UDAGRAM_BIN;
-  const target = process.env.CARGO_TARGET_DIR ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../target');
+  const target =
+    process.env.CARGO_TARGET_DIR ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../target');
   return join(target, 'debug', 'udagram');
 }
 

@@ -53,17 +53,19 @@ function UserMenu() {
   const [busy, setBusy] = useState(false);
   if (!account) {
     return (
-      <button
-        type="button"
-        className="button button-primary"
-        disabled={busy}
-        onClick={() => {
-          setBusy(true);
-          auth.signIn().catch(() => setBusy(false));
-        }}
-      >
-        Sign in
-      </button>
+      <div className="user">
+        <button
+          type="button"
+          className="button button-primary"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            auth.signIn().catch(() => setBusy(false));
+          }}
+        >
+          Sign in
+        </button>
+      </div>
     );
   }
   return (
@@ -102,6 +104,7 @@ export function Header() {
             <rect width="32" height="32" rx="8" />
             <rect x="7" y="9" width="18" height="14" rx="3" className="brand-frame" />
             <circle cx="13" cy="14" r="2" className="brand-sun" />
+            <path d="M8 22l6-5 4 3 3-2 4 4" className="brand-hill" />
           </svg>
           <span>Udagram</span>
         </Link>

@@ -21,7 +21,10 @@ export function ImageCard({ image }: { image: Image }) {
         <div className="image-caption">
           <span className="image-title">{image.title}</span>
           <span className="image-meta">
-            {image.userId} · <time dateTime={image.timestamp} title={fullDate(image.timestamp)}>{timeAgo(image.timestamp)}</time>
+            {image.userId} ·{' '}
+            <time dateTime={image.timestamp} title={fullDate(image.timestamp)}>
+              {timeAgo(image.timestamp)}
+            </time>
           </span>
         </div>
       </Link>

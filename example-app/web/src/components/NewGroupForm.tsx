@@ -14,7 +14,8 @@ type Errors = { name?: string; description?: string };
 export function checkNewGroup(name: string, description: string): Errors {
   const errors: Errors = {};
   if (name.trim().length === 0) errors.name = 'Give the group a name.';
-  else if ([...name].length > NAME_MAX) errors.name = `The name can be at most ${NAME_MAX} characters (it has ${[...name].length}).`;
+  else if ([...name].length > NAME_MAX)
+    errors.name = `The name can be at most ${NAME_MAX} characters (it has ${[...name].length}).`;
   if ([...description].length > DESCRIPTION_MAX) {
     errors.description = `The description can be at most ${DESCRIPTION_MAX} characters (it has ${[...description].length}).`;
   }
@@ -52,7 +53,7 @@ export function NewGroupForm({ onCreated, onCancel }: { onCreated: (group: Group
   const nameLength = [...name].length;
   const descriptionLength = [...description].length;
   return (
-    <form className="card form" onSubmit={submit} noValidate aria-labelledby={`${id}-title`}>
+    <form className="card form form-narrow" onSubmit={submit} noValidate aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>New group</h2>
       {refusal && <Alert>{refusal}</Alert>}
       <div className="field">
@@ -66,16 +67,18 @@ export function NewGroupForm({ onCreated, onCancel }: { onCreated: (group: Group
           aria-describedby={`${id}-name-hint${errors.name ? ` ${id}-name-error` : ''}`}
           onChange={(event) => setName(event.target.value)}
         />
-        <div className="field-hint" id={`${id}-name-hint`}>
-          <span className={nameLength > NAME_MAX ? 'over' : ''}>
-            {nameLength} / {NAME_MAX}
+        <div className="field-foot">
+          {errors.name && (
+            <p className="field-error" id={`${id}-name-error`}>
+              {errors.name}
+            </p>
+          )}
+          <span className="field-hint" id={`${id}-name-hint`}>
+            <span className={nameLength > NAME_MAX ? 'over' : ''}>
+              {nameLength} / {NAME_MAX}
+            </span>
           </span>
         </div>
-        {errors.name && (
-          <p className="field-error" id={`${id}-name-error`}>
-            {errors.name}
-          </p>
-        )}
       </div>
       <div className="field">
         <label htmlFor={`${id}-description`}>
@@ -89,16 +92,18 @@ export function NewGroupForm({ onCreated, onCancel }: { onCreated: (group: Group
           aria-describedby={`${id}-description-hint${errors.description ? ` ${id}-description-error` : ''}`}
           onChange={(event) => setDescription(event.target.value)}
         />
-        <div className="field-hint" id={`${id}-description-hint`}>
-          <span className={descriptionLength > DESCRIPTION_MAX ? 'over' : ''}>
-            {descriptionLength} / {DESCRIPTION_MAX}
+        <div className="field-foot">
+          {errors.description && (
+            <p className="field-error" id={`${id}-description-error`}>
+              {errors.description}
+            </p>
+          )}
+          <span className="field-hint" id={`${id}-description-hint`}>
+            <span className={descriptionLength > DESCRIPTION_MAX ? 'over' : ''}>
+              {descriptionLength} / {DESCRIPTION_MAX}
+            </span>
           </span>
         </div>
-        {errors.description && (
-          <p className="field-error" id={`${id}-description-error`}>
-            {errors.description}
-          </p>
-        )}
       </div>
       <div className="form-actions">
         <button type="button" className="button button-quiet" onClick={onCancel}>

@@ -166,16 +166,16 @@ export function UploadPanel({ groupId, onCreated }: { groupId: string; onCreated
             </p>
           )}
         </div>
-      </div>
-      <div className="form-actions">
-        {busy && (
-          <progress className="progress" max={1} value={progress} aria-label="Upload progress">
-            {Math.round(progress * 100)}%
-          </progress>
-        )}
-        <button type="submit" className="button button-primary" disabled={busy}>
-          {busy ? 'Uploading…' : 'Upload'}
-        </button>
+        <div className="upload-submit">
+          <button type="submit" className="button button-primary" disabled={busy}>
+            {busy ? 'Uploading…' : 'Upload'}
+          </button>
+          {busy && (
+            <progress className="progress" max={1} value={progress} aria-label="Upload progress">
+              {Math.round(progress * 100)}%
+            </progress>
+          )}
+        </div>
       </div>
     </form>
   );

@@ -28,7 +28,11 @@ export default function CallbackPage() {
     <>
       <h1>Sign-in did not complete</h1>
       <Alert>{error}</Alert>
-      <button type="button" className="button button-primary" onClick={() => void auth.signIn('/').catch(() => undefined)}>
+      <button
+        type="button"
+        className="button button-primary"
+        onClick={() => void auth.signIn('/').catch(() => undefined)}
+      >
         Try again
       </button>
     </>

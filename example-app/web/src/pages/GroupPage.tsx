@@ -133,11 +133,18 @@ export default function GroupPage() {
         </div>
       </section>
       {account ? (
-        <UploadPanel groupId={groupId} onCreated={(image) => setImages((before) => mergeImages(before ?? [], [image]))} />
+        <UploadPanel
+          groupId={groupId}
+          onCreated={(image) => setImages((before) => mergeImages(before ?? [], [image]))}
+        />
       ) : (
         <div className="card signin-prompt">
           <p>Sign in to add your images to this group.</p>
-          <button type="button" className="button button-primary" onClick={() => void auth.signIn().catch(() => undefined)}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => void auth.signIn().catch(() => undefined)}
+          >
             Sign in
           </button>
         </div>

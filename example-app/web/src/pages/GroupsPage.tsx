@@ -17,7 +17,10 @@ function GroupCard({ group }: { group: Group }) {
       </Link>
       {group.description && <p className="group-description">{group.description}</p>}
       <p className="meta">
-        by {group.userId} · <time dateTime={group.timestamp} title={fullDate(group.timestamp)}>{timeAgo(group.timestamp)}</time>
+        by {group.userId} ·{' '}
+        <time dateTime={group.timestamp} title={fullDate(group.timestamp)}>
+          {timeAgo(group.timestamp)}
+        </time>
       </p>
     </li>
   );

@@ -35,7 +35,9 @@ export default function SearchPage() {
           <h1>{q ? <>Images matching “{q}”</> : 'Search'}</h1>
           {current && q && (
             <p className="lead">
-              {current.length === 0 ? 'No matches.' : `${current.length} ${current.length === 1 ? 'image' : 'images'}, best match first.`}
+              {current.length === 0
+                ? 'No matches.'
+                : `${current.length} ${current.length === 1 ? 'image' : 'images'}, best match first.`}
             </p>
           )}
         </div>

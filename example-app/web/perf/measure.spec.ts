@@ -96,13 +96,20 @@ test('measure', async ({ browser, page }) => {
     8,
     (i) => uploadImage(page.request, server.url, token, groupId, `Image ${i + 1}`, png),
   );
-  await expect
-    .poll(async () => {
-      const response = await page.request.get(`${server.url}/groups/${groupId}/images?limit=100`);
-      const body = (await response.json()) as { items: { status: string }[] };
-      return body.items.every((image) => image.status === 'ready');
-    })
-    .toBe(true);
+  // Upload processing (thumbnails) is queued: wait until no image of the group is pending.
+  const pending = async () => {
+    let count = 0;
+    let nextKey: string | undefined;
+    do {
+      const query = nextKey ? `&nextKey=${encodeURIComponent(nextKey)}` : '';
+      const response = await page.request.get(`${server.url}/groups/${groupId}/images?limit=100${query}`);
+      const body = (await response.json()) as { items: { status: string }[]; nextKey?: string };
+      count += body.items.filter((image) => image.status !== 'ready').length;
+      nextKey = body.nextKey ?? undefined;
+    } while (nextKey);
+    return count;
+  };
+  await expect.poll(pending, { timeout: 300_000, intervals: [1000] }).toBe(0);
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const viewer = await context.newPage();

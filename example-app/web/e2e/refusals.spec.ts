@@ -58,8 +58,21 @@ test('bad uploads get a clear message and store nothing', async ({ browser, udag
   expect(await listImages(page.request, udagram.url, groupId)).toEqual([]);
   await expect(page.locator('[data-image-id]')).toHaveCount(0);
 
-  await test.step('a good image afterwards goes through', async () => {
+  await test.step('a good image dropped on the drop zone afterwards goes through', async () => {
     await title.fill('Now a real one');
+    // Drag and drop, as a person would from their file manager.
+    const png = gradientPng(96, 64, [16, 185, 129], [59, 130, 246]).toString('base64');
+    const dataTransfer = await page.evaluateHandle((base64) => {
+      const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    }, png);
+    const zone = page.locator('.dropzone');
+    await zone.dispatchEvent('dragover', { dataTransfer });
+    await zone.dispatchEvent('drop', { dataTransfer });
+    await expect(page.getByText('dropped.png')).toBeVisible();
+    await expect(page.locator('.field-error')).toHaveCount(0);
     await upload.click();
     await expect(page.locator('[data-image-id]', { hasText: 'Now a real one' })).toHaveAttribute(
       'data-status',
@@ -90,5 +103,39 @@ test('the group form checks each field and stores nothing it refuses', async ({ 
   await expect(page.getByText('The description can be at most 1000 characters (it has 1001).')).toBeVisible();
 
   expect(await (await page.request.get(`${udagram.url}/groups?limit=100`)).json()).toEqual(before);
+  await page.context().close();
+});
+
+test('the server’s refusals are shown in words', async ({ page, udagram }) => {
+  await page.goto(`${udagram.url}/groups/0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b`);
+  await expect(page.getByRole('alert')).toHaveText('There is no such group. Its link may be mistyped.');
+  await page.goto(`${udagram.url}/images/0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b`);
+  await expect(page.getByRole('alert')).toHaveText('There is no such image. Its link may be mistyped.');
+  // A query longer than the API takes (the search box stops at 200; a typed URL does not).
+  await page.goto(`${udagram.url}/search?q=${'x'.repeat(201)}`);
+  const refused = await page.request.get(`${udagram.url}/images?q=${'x'.repeat(201)}`);
+  expect(refused.status()).toBe(400);
+  const detail = ((await refused.json()) as { detail: string }).detail;
+  await expect(page.getByRole('alert')).toHaveText(detail);
+});
+
+test('a group can be created from the keyboard alone', async ({ browser, udagram }) => {
+  const page = await signedInPage(browser, udagram.url, 'kim');
+  const name = `Keyboard ${unique('g')}`;
+  const newGroup = page.getByRole('button', { name: 'New group' });
+  for (let i = 0; i < 10 && !(await newGroup.evaluate((element) => element === document.activeElement)); i += 1) {
+    await page.keyboard.press('Tab');
+  }
+  await expect(newGroup).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByLabel('Name')).toBeFocused();
+  await page.keyboard.type(name);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('Made without a mouse.');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Create group' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
   await page.context().close();
 });

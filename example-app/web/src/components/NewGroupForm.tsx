@@ -65,7 +65,10 @@ export function NewGroupForm({ onCreated, onCancel }: { onCreated: (group: Group
           autoComplete="off"
           aria-invalid={errors.name ? true : undefined}
           aria-describedby={`${id}-name-hint${errors.name ? ` ${id}-name-error` : ''}`}
-          onChange={(event) => setName(event.target.value)}
+          onChange={(event) => {
+            setName(event.target.value);
+            setErrors((before) => ({ ...before, name: undefined }));
+          }}
         />
         <div className="field-foot">
           {errors.name && (
@@ -90,7 +93,10 @@ export function NewGroupForm({ onCreated, onCancel }: { onCreated: (group: Group
           rows={3}
           aria-invalid={errors.description ? true : undefined}
           aria-describedby={`${id}-description-hint${errors.description ? ` ${id}-description-error` : ''}`}
-          onChange={(event) => setDescription(event.target.value)}
+          onChange={(event) => {
+            setDescription(event.target.value);
+            setErrors((before) => ({ ...before, description: undefined }));
+          }}
         />
         <div className="field-foot">
           {errors.description && (

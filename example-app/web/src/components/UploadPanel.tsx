@@ -104,7 +104,10 @@ export function UploadPanel({ groupId, onCreated }: { groupId: string; onCreated
             disabled={busy}
             aria-invalid={errors.title ? true : undefined}
             aria-describedby={errors.title ? `${id}-title-error` : undefined}
-            onChange={(event) => setTitle(event.target.value)}
+            onChange={(event) => {
+              setTitle(event.target.value);
+              setErrors((before) => ({ ...before, title: undefined }));
+            }}
           />
           {errors.title && (
             <p className="field-error" id={`${id}-title-error`}>

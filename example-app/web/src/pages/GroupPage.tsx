@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { describeError, type Group, type Image } from '../api';
+import { ApiError, describeError, type Group, type Image } from '../api';
 import { Alert, EmptyState, Spinner, usePageTitle } from '../components/Feedback';
 import { ImageGrid } from '../components/ImageGrid';
 import { LoadMore } from '../components/LoadMore';
@@ -41,7 +41,15 @@ export default function GroupPage() {
         setImages(page.items);
         setNextKey(page.nextKey ?? null);
       })
-      .catch((failure: unknown) => !stale && setError(describeError(failure)));
+      .catch(
+        (failure: unknown) =>
+          !stale &&
+          setError(
+            failure instanceof ApiError && failure.status === 404
+              ? 'There is no such group. Its link may be mistyped.'
+              : describeError(failure),
+          ),
+      );
     return () => {
       stale = true;
     };

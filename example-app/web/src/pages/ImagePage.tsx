@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { describeError, type Group, type Image } from '../api';
+import { ApiError, describeError, type Group, type Image } from '../api';
 import { Alert, Spinner, usePageTitle } from '../components/Feedback';
 import { fullDate } from '../format';
 import { useNotices, useServices } from '../services';
@@ -28,7 +28,15 @@ export default function ImagePage() {
         const owner = await api.getGroup(found.groupId).catch(() => null);
         if (!stale) setGroup(owner);
       })
-      .catch((failure: unknown) => !stale && setError(describeError(failure)));
+      .catch(
+        (failure: unknown) =>
+          !stale &&
+          setError(
+            failure instanceof ApiError && failure.status === 404
+              ? 'There is no such image. Its link may be mistyped.'
+              : describeError(failure),
+          ),
+      );
     return () => {
       stale = true;
     };

@@ -53,6 +53,12 @@ async function check(page: Page, testInfo: TestInfo, name: string, ready: () => 
 }
 
 test('every page passes axe and is screenshotted at 1280 and 375 px', async ({ page }, testInfo) => {
+  // A Content-Security-Policy violation, a failed script or an uncaught exception shows up here.
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`${page.url()}: ${error.message}`));
   await page.goto(server.url);
   await check(page, testInfo, 'groups-empty', () =>
     expect(page.getByRole('heading', { name: 'No groups yet' })).toBeVisible(),
@@ -127,4 +133,5 @@ test('every page passes axe and is screenshotted at 1280 and 375 px', async ({ p
   await check(page, testInfo, 'group-signed-out', () =>
     expect(page.getByText('Sign in to add your images to this group.')).toBeVisible(),
   );
+  expect(problems, 'console errors and uncaught exceptions').toEqual([]);
 });

@@ -2,25 +2,10 @@ import { type FormEvent, useId, useState } from 'react';
 import { describeError, type Group } from '../api';
 import { SignInRedirect } from '../auth';
 import { useServices } from '../services';
+import { checkNewGroup, DESCRIPTION_MAX, length, NAME_MAX } from '../rules';
 import { Alert } from './Feedback';
 
-// The limits of example-app/schemas/new-group.json, which the API checks too.
-const NAME_MAX = 100;
-const DESCRIPTION_MAX = 1000;
-
 type Errors = { name?: string; description?: string };
-
-/** What is wrong with a new group, field by field (the schema's rules, in words). */
-export function checkNewGroup(name: string, description: string): Errors {
-  const errors: Errors = {};
-  if (name.trim().length === 0) errors.name = 'Give the group a name.';
-  else if ([...name].length > NAME_MAX)
-    errors.name = `The name can be at most ${NAME_MAX} characters (it has ${[...name].length}).`;
-  if ([...description].length > DESCRIPTION_MAX) {
-    errors.description = `The description can be at most ${DESCRIPTION_MAX} characters (it has ${[...description].length}).`;
-  }
-  return errors;
-}
 
 /** The form that creates a group. */
 export function NewGroupForm({ onCreated, onCancel }: { onCreated: (group: Group) => void; onCancel: () => void }) {
@@ -50,8 +35,8 @@ export function NewGroupForm({ onCreated, onCancel }: { onCreated: (group: Group
     }
   };
 
-  const nameLength = [...name].length;
-  const descriptionLength = [...description].length;
+  const nameLength = length(name.trim());
+  const descriptionLength = length(description.trim());
   return (
     <form className="card form form-narrow" onSubmit={submit} noValidate aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>New group</h2>

@@ -3,10 +3,8 @@ import { describeError, type Image, uploadBytes } from '../api';
 import { SignInRedirect } from '../auth';
 import { checkImageFile, formatBytes, MAX_UPLOAD_BYTES } from '../sniff';
 import { useServices } from '../services';
+import { checkTitle } from '../rules';
 import { Alert } from './Feedback';
-
-// The limit of example-app/schemas/new-image.json.
-const TITLE_MAX = 200;
 
 type Errors = { title?: string; file?: string };
 
@@ -58,8 +56,7 @@ export function UploadPanel({ groupId, onCreated }: { groupId: string; onCreated
     setDone(null);
     const found: Errors = {};
     const trimmed = title.trim();
-    if (!trimmed) found.title = 'Give the image a title.';
-    else if ([...trimmed].length > TITLE_MAX) found.title = `The title can be at most ${TITLE_MAX} characters.`;
+    found.title = checkTitle(title);
     let type = null;
     if (!file) found.file = 'Choose an image to upload.';
     else {

@@ -1,1 +1,0 @@
-import{a as e,c as t,p as n,s as r}from"./index-CMWDiSYt.js";var i=t();function a(){return r(`Not found`),(0,i.jsxs)(i.Fragment,{children:[(0,i.jsx)(`h1`,{className:`visually-hidden`,children:`Not found`}),(0,i.jsx)(e,{title:`This page does not exist`,children:(0,i.jsx)(`p`,{children:(0,i.jsx)(n,{to:`/`,children:`See the groups`})})})]})}export{a as default};

@@ -1,7 +1,8 @@
 //! The `udagram` command.
 //!
-//! - `udagram serve [--data DIR] [--port N]`: the whole app on `127.0.0.1:N` (default 3000; 0
-//!   picks a free port) with its data in `DIR` (default `./udagram-data`). Prints
+//! - `udagram serve [--data DIR] [--port N] [--token-lifetime D] [--session-lifetime D]
+//!   [--cors-origin ORIGIN]...`: the whole app, web client included, on `127.0.0.1:N` (default
+//!   3000; 0 picks a free port) with its data in `DIR` (default `./udagram-data`). Prints
 //!   `udagram listening on http://127.0.0.1:PORT` once ready; SIGINT or SIGTERM shut it down
 //!   gracefully. Logs go to stderr (`RUST_LOG` filters them).
 //! - `udagram token --user NAME [--url URL]`: asks a running `serve` (default
@@ -19,6 +20,8 @@ use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+use udagram::dev_issuer::Lifetimes;
 use udagram::serve::{ServeOptions, run};
 
 /// Udagram: the image-sharing app built with Lamina.
@@ -39,6 +42,16 @@ enum Command {
         /// The port; 0 picks a free one.
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        /// How long the development issuer's access and ID tokens last (`90s`, `1h`).
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        token_lifetime: Duration,
+        /// How long a sign-in session lasts: refresh tokens end with it (`8h`, `30m`).
+        #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
+        session_lifetime: Duration,
+        /// An origin besides the server's own that may call the API from a browser, such as a
+        /// web client's development server (`http://localhost:5173`); repeatable; `*` for any.
+        #[arg(long = "cors-origin", value_name = "ORIGIN")]
+        cors_origins: Vec<String>,
     },
     /// Prints a development token from a running `udagram serve`.
     Token {
@@ -80,15 +93,22 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { data, port } => {
-                run(
-                    ServeOptions {
-                        data_dir: data,
-                        port,
+            Command::Serve {
+                data,
+                port,
+                token_lifetime,
+                session_lifetime,
+                cors_origins,
+            } => {
+                let options = ServeOptions {
+                    lifetimes: Lifetimes {
+                        access_secs: token_lifetime.as_secs().max(1),
+                        session_secs: session_lifetime.as_secs().max(1),
                     },
-                    shutdown_signal(),
-                )
-                .await
+                    cors_origins,
+                    ..ServeOptions::new(data, port)
+                };
+                run(options, shutdown_signal()).await
             }
             Command::Token { user, url } => token(&user, &url).await,
         }

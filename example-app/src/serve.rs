@@ -21,13 +21,14 @@
 //! use udagram::serve::{ServeOptions, run};
 //! // Or `start(options)` for a `Server` to shut down yourself (tests).
 //!
-//! let options = ServeOptions { data_dir: "udagram-data".into(), port: 0 };
+//! let options = ServeOptions::new("udagram-data", 0);
 //! run(options, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(())
 //! # }
 //! ```
 
 mod inflight;
+pub mod web_client;
 pub mod websocket;
 
 use std::future::Future;
@@ -39,15 +40,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm};
+use lamina_middleware::cors::CorsConfig;
 use lamina_middleware::init::{LocalServer, LocalServerOptions, WebSocketRoute, serve_local_with};
 use lamina_middleware::secrets::{DirectorySource, SecretCache};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api::{self, ApiState, LocalRoutes, Schemas};
+use crate::api::{self, ApiService, ApiState, LocalRoutes, Schemas};
 use crate::app::{App, MAX_UPLOAD_BYTES};
-use crate::dev_issuer::{AUDIENCE, DevIssuer};
+use crate::dev_issuer::oidc::{CLIENT_ID, FlowState, SCOPES};
+use crate::dev_issuer::{AUDIENCE, DevIssuer, Lifetimes};
 use crate::domain::{ImageStatus, ImageUploaded};
 use crate::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, LocalHub, blobs_dir};
 use crate::events::UploadProcessor;
@@ -55,6 +58,7 @@ use crate::ports::ImageStore;
 use crate::realtime::Realtime;
 
 pub use inflight::DrainingService;
+pub use web_client::{OidcClientConfig, WebClient, WebClientConfig};
 use websocket::{RealtimeRoutes, WEBSOCKET_PATH};
 
 /// The URL-signing key's name in the data directory's secrets: the file `DIR/signing.key`, made
@@ -75,6 +79,23 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     /// The port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// How long the development issuer's tokens and sign-in sessions last.
+    pub lifetimes: Lifetimes,
+    /// Origins besides the server's own that may call the API from a browser (`*` for any).
+    pub cors_origins: Vec<String>,
+}
+
+impl ServeOptions {
+    /// Serves `data_dir` on `port` with the default token lifetimes and no other origin allowed.
+    #[must_use]
+    pub fn new(data_dir: impl Into<PathBuf>, port: u16) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            port,
+            lifetimes: Lifetimes::default(),
+            cors_origins: Vec::new(),
+        }
+    }
 }
 
 /// A running server: its URL, and what shutdown has to stop and drain.
@@ -82,7 +103,7 @@ pub struct ServeOptions {
 pub struct Server {
     url: String,
     server: LocalServer,
-    api: DrainingService,
+    api: DrainingService<WebClient<ApiService>>,
     stop_events: watch::Sender<bool>,
     drain: JoinHandle<()>,
 }
@@ -169,20 +190,38 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
 
     let issuer_url = format!("{base}/");
     let issuer = DevIssuer::load_or_create(&data_dir, issuer_url.clone())
-        .context("cannot load the development issuer's key")?;
+        .context("cannot load the development issuer's key")?
+        .with_lifetimes(options.lifetimes);
+    // The issuer and the verifier share this process's clock: no leeway, so a token is refused
+    // the second it expires, as the web client's expiry handling expects.
     let verifier = JwtVerifier::builder()
         .jwks_url(format!("{base}/.well-known/jwks.json"))
-        .issuer(issuer_url)
+        .issuer(issuer_url.clone())
         .audience(AUDIENCE)
         .algorithms([SigningAlgorithm::Rs256])
         .required_claims(["exp", "sub"])
+        .leeway(Duration::ZERO)
         .build()
         .context("cannot build the token verifier")?;
     let state = ApiState::new(app, Schemas::load()?).with_local_routes(LocalRoutes {
         issuer: Arc::new(issuer),
+        flow: Arc::new(FlowState::default()),
         secrets,
         signing_key: SIGNING_KEY_NAME.to_owned(),
     });
+    let client = WebClientConfig {
+        api_url: base.clone(),
+        web_socket_url: format!("ws://{bound}{WEBSOCKET_PATH}"),
+        oidc: OidcClientConfig {
+            authority: issuer_url,
+            client_id: CLIENT_ID.to_owned(),
+            scope: SCOPES.to_owned(),
+            audience: Some(AUDIENCE.to_owned()),
+        },
+    };
+    let mut origins = vec![base.clone()];
+    origins.extend(options.cors_origins.iter().cloned());
+    let cors = CorsConfig::new().allow_origins(origins);
     // `$connect` verifies with the API's own verifier (one JWKS cache) and records the connection
     // in the store the upload processor notifies from, through the hub.
     let sockets = WebSocketRoute::new(
@@ -190,7 +229,10 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         RealtimeRoutes::new(Realtime::new(store.clone()), verifier.clone()),
     );
     let hub = LocalHub::with_websockets(sockets.connections());
-    let api = DrainingService::new(api::service(state, verifier)?);
+    let api = api::service(state, verifier, cors).context("the CORS origins are not valid")?;
+    let api = DrainingService::new(
+        WebClient::new(api, &client).context("the web client's configuration is not valid")?,
+    );
     let local = LocalServerOptions::default()
         .max_request_bytes(MAX_REQUEST_BYTES)
         .websocket(sockets);

@@ -104,6 +104,7 @@ pub(super) async fn jwks(state: ApiState, _req: Request) -> HandlerResult {
 /// `POST /dev/token {"user"}`: an RS256 token for that user, valid one hour.
 pub(super) async fn dev_token(state: ApiState, req: Request) -> HandlerResult {
     let local = local(&state)?;
+    super::oidc::same_origin_only(&req, local)?;
     let body: DevTokenRequest = state.schemas.dev_token.validate_body(&req)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

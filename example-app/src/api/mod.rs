@@ -23,6 +23,7 @@
 
 mod errors;
 mod local;
+mod oidc;
 mod query;
 mod rest;
 #[cfg(test)]
@@ -42,6 +43,7 @@ use tower::{Layer as _, ServiceBuilder, ServiceExt as _};
 
 use crate::app::App;
 use crate::dev_issuer::DevIssuer;
+use crate::dev_issuer::oidc::FlowState;
 
 /// The largest JSON request body (64 KiB); larger ones answer 413 before being parsed.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -78,6 +80,8 @@ impl Schemas {
 pub struct LocalRoutes {
     /// Signs development tokens and publishes the JWKS.
     pub issuer: Arc<DevIssuer>,
+    /// The sign-ins and codes of the issuer's OpenID Connect flow in progress.
+    pub flow: Arc<FlowState>,
     /// Where the URL-signing key is read from.
     pub secrets: SecretCache,
     /// The URL-signing key's name in `secrets`.
@@ -115,16 +119,25 @@ impl ApiState {
 pub type ApiService = Cors<ErrorMapping<JwtAuth<Router>>>;
 
 /// Paths that never look at a token (a stale token in a browser must not break them).
-const PUBLIC_PATHS: [&str; 3] = ["/health", "/.well-known/jwks.json", "/dev/token"];
+const PUBLIC_PATHS: [&str; 3] = [
+    "/health",
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
+];
 /// Path prefixes that never look at a token.
-const PUBLIC_PREFIXES: [&str; 2] = ["/files/", "/uploads/"];
+const PUBLIC_PREFIXES: [&str; 3] = ["/files/", "/uploads/", "/dev/"];
 
-/// The API with its middleware stack, verifying tokens with `verifier`.
+/// The API with its middleware stack, verifying tokens with `verifier`, answering cross-origin
+/// requests as `cors` allows (the web client's origin; `*` only when configured so).
 ///
 /// # Errors
-/// The CORS configuration is refused (it is fixed, so only a Lamina change could do that).
-pub fn service(state: ApiState, verifier: JwtVerifier) -> Result<ApiService, CorsConfigError> {
-    let cors = CorsConfig::new().allow_origins(["*"]).into_layer()?;
+/// The CORS configuration is refused (no origin, or a malformed one).
+pub fn service(
+    state: ApiState,
+    verifier: JwtVerifier,
+    cors: CorsConfig,
+) -> Result<ApiService, CorsConfigError> {
+    let cors = cors.into_layer()?;
     let mut auth = JwtAuthLayer::new(verifier).realm("udagram").optional();
     for path in PUBLIC_PATHS {
         auth = auth.skip_path(path);
@@ -147,6 +160,11 @@ pub fn router(state: ApiState) -> Router {
             errors::json_response(http::StatusCode::OK, &serde_json::json!({"status": "ok"}))
         })
         .route(Method::GET, "/groups", with(&state, rest::list_groups))
+        .route(
+            Method::GET,
+            "/groups/{groupId}",
+            with(&state, rest::get_group),
+        )
         .route(
             Method::POST,
             "/groups",
@@ -184,6 +202,23 @@ pub fn router(state: ApiState) -> Router {
             with(&state, local::jwks),
         )
         .route(Method::POST, "/dev/token", with(&state, local::dev_token))
+        .route(
+            Method::GET,
+            "/.well-known/openid-configuration",
+            with(&state, oidc::discovery),
+        )
+        .route(
+            Method::GET,
+            "/dev/authorize",
+            with(&state, oidc::authorize_page),
+        )
+        .route(
+            Method::POST,
+            "/dev/authorize",
+            with(&state, oidc::authorize_submit),
+        )
+        .route(Method::POST, "/dev/oauth/token", with(&state, oidc::token))
+        .route(Method::GET, "/dev/logout", with(&state, oidc::logout))
 }
 
 type HandlerResult = Result<Response<Body>, ApiError>;

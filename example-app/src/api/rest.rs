@@ -53,6 +53,12 @@ pub(super) async fn create_group(state: ApiState, req: Request) -> HandlerResult
     json_response(StatusCode::CREATED, &json!({ "newItem": group }))
 }
 
+pub(super) async fn get_group(state: ApiState, req: Request) -> HandlerResult {
+    let group_id = uuid_param(&req, "groupId")?;
+    let group = state.app.get_group(&group_id).await?;
+    json_response(StatusCode::OK, &group)
+}
+
 pub(super) async fn list_images(state: ApiState, req: Request) -> HandlerResult {
     let group_id = uuid_param(&req, "groupId")?;
     let page = page_request(&req)?;

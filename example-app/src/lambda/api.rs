@@ -281,8 +281,15 @@ mod tests {
             Arc::new(f.blobs.clone()),
             Arc::new(bus),
         );
-        let api = ApiTraceLayer
-            .layer(service(ApiState::new(app, Schemas::load().unwrap()), verifier()).unwrap());
+        let api = ApiTraceLayer.layer(
+            service(
+                ApiState::new(app, Schemas::load().unwrap()),
+                verifier(),
+                lamina_middleware::cors::CorsConfig::new()
+                    .allow_origins(["https://client.example"]),
+            )
+            .unwrap(),
+        );
         let captured = Captured::default();
         let _guard = tracing_subscriber::registry()
             .with(captured.clone())

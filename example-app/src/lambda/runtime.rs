@@ -248,7 +248,10 @@ pub async fn run_api() -> Result<(), RunError> {
     let schemas = Schemas::load().map_err(|e| init_failed("the request schemas")(&e))?;
     let verifier = verifier(&config.auth)?;
     prefetch_keys(&verifier).await;
-    let api = crate::api::service(ApiState::new(app, schemas), verifier)
+    // The web client's origin (`LAMINA_CORS_ALLOWED_ORIGINS`); `*` only when configured so.
+    let cors = lamina_middleware::cors::CorsConfig::from_env()
+        .map_err(|e| init_failed("the CORS configuration")(&e))?;
+    let api = crate::api::service(ApiState::new(app, schemas), verifier, cors)
         .map_err(|e| init_failed("the API")(&e))?;
     let api = ServiceBuilder::new()
         .map_request(without_stage)

@@ -41,10 +41,7 @@ async fn send(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_verifies_through_its_own_jwks_and_shuts_down() {
     let dir = tempfile::tempdir().unwrap();
-    let options = ServeOptions {
-        data_dir: dir.path().to_owned(),
-        port: 0,
-    };
+    let options = ServeOptions::new(dir.path(), 0);
     let server = start(options.clone()).await.unwrap();
     let url = server.url().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
@@ -112,10 +109,7 @@ async fn the_draining_service_serves_until_closed_then_answers_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_whose_event_was_lost_are_processed_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
-    let options = ServeOptions {
-        data_dir: dir.path().to_owned(),
-        port: 0,
-    };
+    let options = ServeOptions::new(dir.path(), 0);
     let server = start(options.clone()).await.unwrap();
     let url = server.url().to_owned();
     let (_, answer) = send(
@@ -181,10 +175,7 @@ async fn the_signing_key_is_read_from_the_data_directory_and_a_short_one_refused
         signing_key_path(dir.path()),
         dir.path().join(SIGNING_KEY_NAME)
     );
-    let options = || ServeOptions {
-        data_dir: dir.path().to_owned(),
-        port: 0,
-    };
+    let options = || ServeOptions::new(dir.path(), 0);
     start(options()).await.unwrap().shutdown().await;
     assert_eq!(
         std::fs::read(signing_key_path(dir.path())).unwrap().len(),

@@ -60,6 +60,7 @@ impl Serve {
             .arg("--data")
             .arg(data)
             .args(["--port", &port.to_string()])
+            .args(["--cors-origin", crate::suite::CLIENT_ORIGIN])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -185,6 +185,7 @@ fn full_environment(moto: &MotoServer, config: FunctionConfig) -> FunctionConfig
         .env("JWKS_URL", "http://127.0.0.1:9/.well-known/jwks.json")
         .env("JWT_ISSUER", "https://tenant.example.com/")
         .env("JWT_AUDIENCE", "udagram")
+        .env("LAMINA_CORS_ALLOWED_ORIGINS", "https://photos.example.com")
 }
 
 /// `GET /groups` through API Gateway's REST proxy integration.

@@ -92,6 +92,7 @@ fn each_function_gets_exactly_the_variables_its_handler_reads() {
             "JWKS_URL" => tagged("Ref", "JwksUrl"),
             "JWT_ISSUER" => tagged("Ref", "JwtIssuer"),
             "JWT_AUDIENCE" => tagged("Ref", "JwtAudience"),
+            "LAMINA_CORS_ALLOWED_ORIGINS" => crate::web_client::web_client_origin(),
             _ => return None,
         })
     };

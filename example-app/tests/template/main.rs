@@ -11,6 +11,7 @@
 mod functions;
 mod schemas;
 mod tables;
+mod web_client;
 mod wiring;
 
 use std::collections::BTreeMap;
@@ -38,6 +39,7 @@ const HANDLERS: [(&str, &[&str]); 6] = [
             "JWKS_URL",
             "JWT_ISSUER",
             "JWT_AUDIENCE",
+            "LAMINA_CORS_ALLOWED_ORIGINS",
         ],
     ),
     (

@@ -35,6 +35,7 @@ fn the_api_function_serves_the_rest_routes_and_validates_post_bodies() {
         ("GET /health", None),
         ("GET /groups", None),
         ("POST /groups", Some("NewGroup")),
+        ("GET /groups/{groupId}", None),
         ("GET /groups/{groupId}/images", None),
         ("POST /groups/{groupId}/images", Some("NewImage")),
         ("GET /images", None),

@@ -132,17 +132,29 @@ async fn unknown_routes_and_methods_are_problems() {
 }
 
 #[tokio::test]
-async fn cors_allows_any_origin_on_answers_and_errors() {
+async fn cors_allows_the_configured_origin_only_on_answers_and_errors() {
     let h = harness();
     for uri in ["/health", "/nope"] {
         let answer = call(Method::GET, uri)
-            .header("origin", "https://client.example")
+            .header("origin", super::CLIENT_ORIGIN)
             .send(&h)
             .await;
-        assert_eq!(answer.headers["access-control-allow-origin"], "*", "{uri}");
+        assert_eq!(
+            answer.headers["access-control-allow-origin"],
+            super::CLIENT_ORIGIN,
+            "{uri}"
+        );
+        let foreign = call(Method::GET, uri)
+            .header("origin", "https://evil.example")
+            .send(&h)
+            .await;
+        assert!(
+            foreign.headers.get("access-control-allow-origin").is_none(),
+            "{uri}"
+        );
     }
     let preflight = call(Method::OPTIONS, "/groups")
-        .header("origin", "https://client.example")
+        .header("origin", super::CLIENT_ORIGIN)
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
@@ -151,7 +163,46 @@ async fn cors_allows_any_origin_on_answers_and_errors() {
         .send(&h)
         .await;
     assert!(preflight.status.is_success());
-    assert_eq!(preflight.headers["access-control-allow-origin"], "*");
+    assert_eq!(
+        preflight.headers["access-control-allow-origin"],
+        super::CLIENT_ORIGIN
+    );
+}
+
+#[tokio::test]
+async fn the_dev_issuer_mints_nothing_for_a_page_of_another_origin() {
+    let h = harness();
+    for (uri, content_type, body) in [
+        ("/dev/token", "application/json", r#"{"user": "mallory"}"#),
+        (
+            "/dev/oauth/token",
+            "application/x-www-form-urlencoded",
+            "grant_type=refresh_token&client_id=udagram-web&refresh_token=x",
+        ),
+        (
+            "/dev/authorize",
+            "application/x-www-form-urlencoded",
+            "transaction=x&user=mallory",
+        ),
+    ] {
+        let answer = call(Method::POST, uri)
+            .header("origin", "https://evil.example")
+            .bytes(content_type, body.as_bytes().to_vec())
+            .send(&h)
+            .await;
+        answer.assert_problem(403);
+        assert!(
+            !String::from_utf8_lossy(&answer.body).contains("eyJ"),
+            "{uri}: no token in the answer"
+        );
+    }
+    // Its own pages, and clients that send no Origin (the `udagram token` command), are served.
+    let own = call(Method::POST, "/dev/token")
+        .header("origin", super::BASE)
+        .json(r#"{"user": "alice"}"#)
+        .send(&h)
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
 }
 
 #[tokio::test]

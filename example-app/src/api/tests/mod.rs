@@ -3,6 +3,7 @@
 
 mod auth_and_bodies;
 mod groups_images;
+mod oidc_flow;
 mod uploads;
 
 use std::path::Path;
@@ -28,6 +29,12 @@ use crate::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, blobs_dir, signi
 
 const ISSUER: &str = "http://127.0.0.1:9/";
 const BASE: &str = "http://127.0.0.1:9";
+/// The one origin the harness's CORS configuration allows.
+pub(super) const CLIENT_ORIGIN: &str = "https://client.example";
+
+fn cors() -> lamina_middleware::cors::CorsConfig {
+    lamina_middleware::cors::CorsConfig::new().allow_origins([CLIENT_ORIGIN])
+}
 
 /// One RSA key for every test (generating one takes a while).
 fn issuer() -> Arc<DevIssuer> {
@@ -101,12 +108,13 @@ fn harness_with_clock(shift: Duration) -> Harness {
         .unwrap();
     let state = ApiState::new(app, Schemas::load().unwrap()).with_local_routes(LocalRoutes {
         issuer: issuer(),
+        flow: Arc::default(),
         secrets: SecretCache::new(DirectorySource::new(dir.path())),
         signing_key: "signing.key".to_owned(),
     });
     Harness {
         dir,
-        api: service(state, verifier).unwrap(),
+        api: service(state, verifier, cors()).unwrap(),
         events,
         store,
         blobs,

@@ -150,6 +150,11 @@ fn environment(
         ("SEARCH_INDEX", provision::SEARCH_INDEX.to_owned()),
         // The Management API on moto answers at the bare endpoint (no stage path).
         ("WEBSOCKET_ENDPOINT", moto.endpoint_url().to_owned()),
+        // The web client's origin, which the suite's CORS cases send.
+        (
+            "LAMINA_CORS_ALLOWED_ORIGINS",
+            crate::suite::CLIENT_ORIGIN.to_owned(),
+        ),
     ] {
         environment.push((name.to_owned(), value));
     }

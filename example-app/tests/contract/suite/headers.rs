@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::target::Target;
 
-const ORIGIN: &str = "https://photos.example.com";
+use super::CLIENT_ORIGIN as ORIGIN;
 
 pub async fn health(target: &impl Target) {
     let body = target.http().get("/health").send().await.ok_json(200);
@@ -31,11 +31,41 @@ fn assert_allows_origin(reply: &crate::client::Reply) {
     let allowed = reply
         .header("access-control-allow-origin")
         .unwrap_or_else(|| panic!("{}: no access-control-allow-origin", reply.what));
-    assert!(
-        allowed == "*" || allowed == ORIGIN,
-        "{}: allow-origin {allowed}",
-        reply.what
-    );
+    assert_eq!(allowed, ORIGIN, "{}: allow-origin", reply.what);
+}
+
+/// The API answers browsers of the configured web client's origin only (never `*` unless
+/// configured so): a page of any other origin cannot read its answers.
+pub async fn cors_other_origins_are_not_allowed(target: &impl Target) {
+    let http = target.http();
+    for origin in [
+        "https://evil.example.com",
+        "https://photos.example.com.evil.example",
+        "null",
+    ] {
+        let reply = http.get("/groups").header("origin", origin).send().await;
+        reply.assert_status(200);
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            None,
+            "GET /groups from {origin}"
+        );
+        let preflight = http
+            .call(http::Method::OPTIONS, "/groups")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+            .await;
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            None,
+            "preflight from {origin}"
+        );
+    }
 }
 
 pub async fn cors(target: &impl Target) {

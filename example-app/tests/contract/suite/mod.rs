@@ -12,6 +12,9 @@ pub mod images;
 pub mod search;
 pub mod uploads;
 
+/// The web client's origin: the targets are configured to allow it, and no other.
+pub const CLIENT_ORIGIN: &str = "https://photos.example.com";
+
 /// One test per case on a fresh target from `$start` (an async fn returning a `Target`).
 macro_rules! contract_suite {
     ($start:path) => {
@@ -19,6 +22,7 @@ macro_rules! contract_suite {
             health => headers::health,
             unknown_routes => headers::unknown_routes_and_methods_are_problems,
             cors => headers::cors,
+            cors_other_origins => headers::cors_other_origins_are_not_allowed,
             groups_create => groups::create_returns_the_new_group,
             groups_empty => groups::empty_list,
             groups_user_id_from_token => groups::user_id_comes_from_the_token,

@@ -2,6 +2,10 @@
 //! directory, its JWKS, and RS256 tokens for a named user, so that the API verifies local tokens
 //! with the very same [`JwtVerifier`](lamina_middleware::auth::JwtVerifier) code as on AWS.
 //!
+//! It is also a small OpenID Connect provider for the web client ([`oidc`]): the authorization
+//! code flow with PKCE, ID tokens and refresh tokens, so the client signs in locally with the same
+//! code that signs in with Auth0 on AWS.
+//!
 //! ```
 //! use udagram::dev_issuer::DevIssuer;
 //!
@@ -21,13 +25,18 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+pub mod oidc;
+mod tokens;
+
+pub use tokens::{Lifetimes, RefreshGrant};
+
 /// The audience of every development token (and of the API's verifier).
 pub const AUDIENCE: &str = "udagram";
-/// How long a development token stays valid.
+/// How long a development access token stays valid unless [`Lifetimes`] says otherwise.
 pub const TOKEN_LIFETIME_SECS: u64 = 3600;
 /// The key file's name inside the data directory.
 pub const KEY_FILE: &str = "dev-issuer.key";
@@ -54,14 +63,19 @@ pub enum DevIssuerError {
     /// Signing a token failed.
     #[error("cannot sign a development token")]
     Sign(#[source] jsonwebtoken::errors::Error),
+    /// A refresh token is expired, forged, or not one of this issuer's (its text is never shown).
+    #[error("the refresh token is not valid: {0}")]
+    BadRefreshToken(&'static str),
 }
 
 /// The issuer: signs tokens with `iss` = its URL and `aud` = [`AUDIENCE`].
 pub struct DevIssuer {
     encoding: EncodingKey,
+    decoding: DecodingKey,
     kid: String,
     jwk: Value,
     issuer: String,
+    lifetimes: Lifetimes,
 }
 
 impl fmt::Debug for DevIssuer {
@@ -119,12 +133,15 @@ impl DevIssuer {
         // A build may hold both of jsonwebtoken's backends; signing then needs one chosen.
         lamina_middleware::crypto::ensure_jwt_provider();
         let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| ())?;
+        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|_| ())?;
         let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e});
         Ok(Self {
             encoding,
+            decoding,
             kid,
             jwk,
             issuer,
+            lifetimes: Lifetimes::default(),
         })
     }
 
@@ -152,13 +169,26 @@ impl DevIssuer {
         &self.jwk
     }
 
-    /// An RS256 token for `user`: `sub` = user, `iss`, `aud` = [`AUDIENCE`], `iat` = `now`,
-    /// `exp` = `now` + [`TOKEN_LIFETIME_SECS`].
+    /// Sets how long access tokens and sign-in sessions last.
+    #[must_use]
+    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// How long access tokens and sign-in sessions last.
+    #[must_use]
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
+    /// An RS256 access token for `user`: `sub` = user, `iss`, `aud` = [`AUDIENCE`], `iat` = `now`,
+    /// `exp` = `now` + the access-token lifetime ([`TOKEN_LIFETIME_SECS`] by default).
     ///
     /// # Errors
     /// Signing failed.
     pub fn issue(&self, user: &str, now: u64) -> Result<String, DevIssuerError> {
-        self.issue_until(user, now, now + TOKEN_LIFETIME_SECS)
+        self.issue_until(user, now, now + self.lifetimes.access_secs)
     }
 
     /// A token for `user` that expires at `exp` (tests use it for expired tokens).
@@ -166,12 +196,17 @@ impl DevIssuer {
     /// # Errors
     /// Signing failed.
     pub fn issue_until(&self, user: &str, now: u64, exp: u64) -> Result<String, DevIssuerError> {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
         let claims = json!({
             "sub": user, "iss": self.issuer, "aud": AUDIENCE, "iat": now, "exp": exp,
         });
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(DevIssuerError::Sign)
+        self.sign(&claims)
+    }
+
+    /// Signs `claims` as an RS256 JWT with this issuer's key id.
+    fn sign(&self, claims: &Value) -> Result<String, DevIssuerError> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(DevIssuerError::Sign)
     }
 }
 

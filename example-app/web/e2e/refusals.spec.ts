@@ -139,3 +139,24 @@ test('a group can be created from the keyboard alone', async ({ browser, udagram
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
   await page.context().close();
 });
+
+test('an upload cut off by the network says so instead of spinning', async ({ browser, udagram }) => {
+  const page = await signedInPage(browser, udagram.url, 'lee');
+  const groupId = await createGroup(page.request, udagram.url, await accessToken(page), `Cut off ${unique('g')}`);
+  await page.goto(`${udagram.url}/groups/${groupId}`);
+  // The connection drops while the bytes are on their way.
+  await page.route('**/uploads/**', (route) => route.abort('connectionreset'));
+  await page.getByLabel('Title', { exact: true }).fill('Lost on the way');
+  await page.locator('input[type=file]').setInputFiles({
+    name: 'lost.png',
+    mimeType: 'image/png',
+    buffer: gradientPng(64, 64, [0, 0, 0], [255, 255, 255]),
+  });
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Cannot reach Udagram. Check your connection and try again.');
+  const card = page.locator('[data-image-id]', { hasText: 'Lost on the way' });
+  await expect(card).toHaveAttribute('data-status', 'failed');
+  await expect(card).toContainText('Upload failed');
+  await expect(page.getByRole('button', { name: 'Upload' })).toBeEnabled();
+  await page.context().close();
+});

@@ -13,7 +13,17 @@ type Errors = { title?: string; file?: string };
  * the bytes with a progress bar. Every check that can be made here is made before the record is
  * created, so a refused file leaves nothing behind.
  */
-export function UploadPanel({ groupId, onCreated }: { groupId: string; onCreated: (image: Image) => void }) {
+export function UploadPanel({
+  groupId,
+  onCreated,
+  onFailed,
+}: {
+  groupId: string;
+  /** The record exists (pending): the grid shows it at once. */
+  onCreated: (image: Image) => void;
+  /** Its bytes could not be sent: the grid says so instead of spinning. */
+  onFailed: (imageId: string) => void;
+}) {
   const { api } = useServices();
   const id = useId();
   const input = useRef<HTMLInputElement>(null);
@@ -73,7 +83,10 @@ export function UploadPanel({ groupId, onCreated }: { groupId: string; onCreated
     try {
       const created = await api.createImage(groupId, trimmed, type);
       onCreated(created.newItem);
-      await uploadBytes(created.uploadUrl, file, type, setProgress);
+      await uploadBytes(created.uploadUrl, file, type, setProgress).catch((error: unknown) => {
+        onFailed(created.newItem.imageId);
+        throw error;
+      });
       setDone(`“${trimmed}” is uploaded; its thumbnail appears in a moment.`);
       setTitle('');
       setFile(null);

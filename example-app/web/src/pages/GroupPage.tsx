@@ -24,6 +24,7 @@ export default function GroupPage() {
   const [nextKey, setNextKey] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [failed, setFailed] = useState<ReadonlySet<string>>(new Set());
   const imagesRef = useRef<Image[]>([]);
   imagesRef.current = images ?? [];
   usePageTitle(group?.name ?? null);
@@ -144,6 +145,7 @@ export default function GroupPage() {
         <UploadPanel
           groupId={groupId}
           onCreated={(image) => setImages((before) => mergeImages(before ?? [], [image]))}
+          onFailed={(imageId) => setFailed((before) => new Set(before).add(imageId))}
         />
       ) : (
         <div className="card signin-prompt">
@@ -163,7 +165,7 @@ export default function GroupPage() {
           <p>{account ? 'Add the first one with the form above.' : 'Sign in to add the first one.'}</p>
         </EmptyState>
       ) : (
-        <ImageGrid images={images} label={`Images in ${group.name}`} />
+        <ImageGrid images={images} label={`Images in ${group.name}`} failed={failed} />
       )}
       {nextKey && <LoadMore auto loading={loading} onLoad={() => void loadMore()} />}
     </>

@@ -51,3 +51,20 @@ test('an expired session leads back to sign-in, then the write works', async ({ 
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
   expect(problems, 'the API refused no token it was sent').toEqual([]);
 });
+
+test('a reload after the session ended shows the user signed out', async ({ page }) => {
+  await page.goto(shortLived.url);
+  await signIn(page, 'dave');
+  const expiresAt = await page.evaluate(() => {
+    const key = Object.keys(localStorage).find((name) => name.startsWith('oidc.user:'));
+    return (JSON.parse(localStorage.getItem(key ?? '') ?? '{}') as { expires_at?: number }).expires_at ?? 0;
+  });
+  await expect.poll(() => Date.now() / 1000 > expiresAt + 1, { timeout: 20_000, intervals: [250] }).toBe(true);
+  await page.reload();
+  await expect(page.getByRole('banner').getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByTestId('user-name')).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'New group' })).toHaveCount(0);
+  expect(await page.evaluate(() => Object.keys(localStorage).filter((name) => name.startsWith('oidc.user:')))).toEqual(
+    [],
+  );
+});

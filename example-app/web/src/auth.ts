@@ -6,7 +6,7 @@
  * the refresh token (no hidden iframe, which Auth0 blocks with third-party cookies off and the
  * development issuer does not serve); when that fails the user goes back through sign-in.
  */
-import { UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
+import { ErrorResponse, UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
 import type { OidcConfig } from './config';
 
 /** Renew an access token this many seconds before it expires. */
@@ -68,13 +68,33 @@ export class Auth {
     this.manager.events.addUserSignedOut(() => this.set(null));
   }
 
-  /** Reads the stored session (expired tokens included: the refresh token may still be good). */
+  /**
+   * Reads the stored session. When its access token has expired, renews it with the refresh token;
+   * a session that cannot be renewed is forgotten, so the header does not claim a sign-in that
+   * the next write would have to redo.
+   */
   async restore(): Promise<void> {
+    let user: User | null = null;
     try {
-      this.set(await this.manager.getUser());
+      user = await this.manager.getUser();
     } catch {
-      this.set(null);
+      // Unreadable storage: as if signed out.
     }
+    this.set(user);
+    if (!user || (user.expires_in ?? 0) > RENEW_MARGIN_SECS) return;
+    if (!user.refresh_token) return this.forget();
+    try {
+      this.set(await this.manager.signinSilent());
+    } catch (error) {
+      // The issuer refused the refresh token: the session is over. Any other failure (offline,
+      // issuer down) keeps it, and the next write tries again.
+      if (error instanceof ErrorResponse) await this.forget();
+    }
+  }
+
+  private async forget(): Promise<void> {
+    await this.manager.removeUser().catch(() => undefined);
+    this.set(null);
   }
 
   /** The signed-in account, or null. */

@@ -72,6 +72,7 @@ test('sign in, create a group, upload, see it live in two browsers, search, view
       'ready',
     ]);
     await expect(alice.getByRole('status').filter({ hasText: 'is uploaded' })).toBeVisible();
+    await expect(alice.getByTestId('arrivals')).toHaveText(`“${title}” is ready.`);
     expect(await stillMarked(alice)).toBe(true);
   });
 
@@ -80,6 +81,8 @@ test('sign in, create a group, upload, see it live in two browsers, search, view
     await expect(card).toHaveAttribute('data-status', 'ready');
     await expect(card.getByRole('img', { name: title })).toBeVisible();
     await expect(card).toContainText('alice');
+    // Screen readers hear it too.
+    await expect(bob.getByTestId('arrivals')).toHaveText(`New image from alice: ${title}.`);
     expect(await stillMarked(bob)).toBe(true);
   });
 

@@ -25,6 +25,8 @@ export default function GroupPage() {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [failed, setFailed] = useState<ReadonlySet<string>>(new Set());
+  // What arrived live, for screen readers (sighted users see the grid change).
+  const [announcement, setAnnouncement] = useState('');
   const imagesRef = useRef<Image[]>([]);
   imagesRef.current = images ?? [];
   usePageTitle(group?.name ?? null);
@@ -74,7 +76,12 @@ export default function GroupPage() {
   const refresh = useCallback(async () => {
     try {
       const page = await api.listImages(groupId, PAGE_SIZE);
+      const known = new Set(imagesRef.current.map((image) => image.imageId));
+      const arrived = page.items.filter((image) => !known.has(image.imageId) && image.status === 'ready');
       setImages((before) => mergeImages(before ?? [], page.items));
+      if (arrived.length > 0) {
+        setAnnouncement(arrived.map((image) => `New image from ${image.userId}: ${image.title}.`).join(' '));
+      }
     } catch {
       // A failed refresh changes nothing on screen; the next notice or poll tries again.
     }
@@ -85,6 +92,7 @@ export default function GroupPage() {
       try {
         const image = await api.getImage(imageId);
         setImages((before) => mergeImages(before ?? [], [image]));
+        if (image.status === 'ready') setAnnouncement(`“${image.title}” is ready.`);
       } catch {
         // As above.
       }
@@ -160,6 +168,9 @@ export default function GroupPage() {
         </div>
       )}
       <h2 className="section-title">Images</h2>
+      <p className="visually-hidden" aria-live="polite" data-testid="arrivals">
+        {announcement}
+      </p>
       {images.length === 0 ? (
         <EmptyState title="No images yet">
           <p>{account ? 'Add the first one with the form above.' : 'Sign in to add the first one.'}</p>

@@ -206,6 +206,12 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     let state = ApiState::new(app, Schemas::load()?).with_local_routes(LocalRoutes {
         issuer: Arc::new(issuer),
         flow: Arc::new(FlowState::default()),
+        client_origins: options
+            .cors_origins
+            .iter()
+            .filter(|origin| origin.as_str() != "*")
+            .cloned()
+            .collect(),
         secrets,
         signing_key: SIGNING_KEY_NAME.to_owned(),
     });

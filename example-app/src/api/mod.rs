@@ -82,6 +82,8 @@ pub struct LocalRoutes {
     pub issuer: Arc<DevIssuer>,
     /// The sign-ins and codes of the issuer's OpenID Connect flow in progress.
     pub flow: Arc<FlowState>,
+    /// Web client origins besides the server's own whose pages may sign in (exact origins).
+    pub client_origins: Vec<String>,
     /// Where the URL-signing key is read from.
     pub secrets: SecretCache,
     /// The URL-signing key's name in `secrets`.

@@ -2,8 +2,9 @@
 //! token endpoint and sign-out. The flow's rules are in [`crate::dev_issuer::oidc`].
 //!
 //! None of these routes may be driven by another web page the developer happens to open: a
-//! request whose `Origin` is not the server's own is refused before anything is signed, and
-//! codes only ever go to redirect URIs on the server's own origin.
+//! request whose `Origin` is not a trusted one (the server's own, and the web client origins given
+//! with `udagram serve --cors-origin`, such as Vite's development server) is refused before
+//! anything is signed, and codes only ever go to redirect URIs on a trusted origin.
 
 use std::sync::LazyLock;
 
@@ -32,17 +33,29 @@ fn now() -> Result<u64, ApiError> {
         .as_secs())
 }
 
-/// `http://127.0.0.1:PORT`: the issuer URL without its trailing slash.
-fn origin(local: &LocalRoutes) -> &str {
-    local.issuer.issuer().trim_end_matches('/')
+/// The origins whose pages may use the issuer: the server's own (the issuer URL without its
+/// trailing slash), then the configured web client origins.
+fn trusted_origins(local: &LocalRoutes) -> Vec<&str> {
+    let own = local.issuer.issuer().trim_end_matches('/');
+    std::iter::once(own)
+        .chain(local.client_origins.iter().map(String::as_str))
+        .collect()
 }
 
-/// Refuses a request sent by a page of another origin (browsers always send `Origin` on POST).
+/// Refuses a request sent by a page of an untrusted origin (browsers always send `Origin` on
+/// POST; a command-line client sends none).
 pub(super) fn same_origin_only(req: &Request, local: &LocalRoutes) -> Result<(), ApiError> {
     match req.headers().get(header::ORIGIN) {
-        Some(sent) if sent.as_bytes() != origin(local).as_bytes() => {
+        Some(sent)
+            if !trusted_origins(local)
+                .iter()
+                .any(|o| o.as_bytes() == sent.as_bytes()) =>
+        {
             Err(ApiError::new(StatusCode::FORBIDDEN).map_problem(|problem| {
-                problem.with_detail("the development issuer only answers pages of its own origin")
+                problem.with_detail(
+                    "the development issuer only answers pages of its own origin and of the \
+                     configured web client origins",
+                )
             }))
         }
         _ => Ok(()),
@@ -84,8 +97,8 @@ pub(super) async fn discovery(state: ApiState, _req: Request) -> HandlerResult {
 pub(super) async fn authorize_page(state: ApiState, req: Request) -> HandlerResult {
     let local = local(&state)?;
     let query = req.uri().query().unwrap_or_default().as_bytes();
-    let request =
-        form_params(query).and_then(|params| AuthorizeRequest::parse(&params, origin(local)));
+    let request = form_params(query)
+        .and_then(|params| AuthorizeRequest::parse(&params, &trusted_origins(local)));
     match request {
         Ok(request) => {
             let transaction = local.flow.begin(request, now()?);
@@ -185,13 +198,16 @@ pub(super) async fn token(state: ApiState, req: Request) -> HandlerResult {
 }
 
 /// `GET /dev/logout?post_logout_redirect_uri=...`: nothing to forget on the server (tokens are
-/// self-contained); back to the client when the URI is on this origin.
+/// self-contained); back to the client when the URI is on a trusted origin.
 pub(super) async fn logout(state: ApiState, req: Request) -> HandlerResult {
     let local = local(&state)?;
     let params = form_params(req.uri().query().unwrap_or_default().as_bytes()).unwrap_or_default();
     match param(&params, "post_logout_redirect_uri") {
         Some(uri)
-            if uri.starts_with(&format!("{}/", origin(local))) && !uri.contains(['\r', '\n']) =>
+            if trusted_origins(local)
+                .iter()
+                .any(|o| uri.starts_with(&format!("{o}/")))
+                && !uri.contains(['\r', '\n']) =>
         {
             redirect(uri)
         }

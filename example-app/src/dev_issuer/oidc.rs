@@ -10,8 +10,9 @@
 //!    the request, and a redirect to `redirect_uri?code&state`.
 //! 3. `POST /dev/oauth/token` with the code and the PKCE verifier: access, ID and refresh tokens.
 //!
-//! Redirect URIs must be on the server's own origin, so no other site can receive a code, and
-//! everything kept is bounded in number and in time.
+//! Redirect URIs must be on a trusted origin (the server's own, or a web client origin the
+//! developer configured), so no other site can receive a code, and everything kept is bounded in
+//! number and in time.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -44,8 +45,8 @@ pub enum OidcError {
     /// The client id is not the web client's (`invalid_client` / `unauthorized_client`).
     #[error("unknown client id")]
     UnknownClient,
-    /// The redirect URI is not on this server's origin.
-    #[error("the redirect URI must be on this server's origin")]
+    /// The redirect URI is not on a trusted origin.
+    #[error("the redirect URI must be on this server's origin or a configured client origin")]
     ForeignRedirect,
     /// The code, the PKCE verifier or the refresh token does not match (`invalid_grant`).
     #[error("{0}")]
@@ -105,11 +106,12 @@ pub struct AuthorizeRequest {
 }
 
 impl AuthorizeRequest {
-    /// Checks the query of `GET /dev/authorize` for a server at `origin` (`http://127.0.0.1:PORT`).
+    /// Checks the query of `GET /dev/authorize`; the redirect URI must be on one of `origins`
+    /// (`http://127.0.0.1:PORT`, the server's own, and any configured client origin).
     ///
     /// # Errors
     /// An [`OidcError`] naming what is wrong.
-    pub fn parse(params: &[(String, String)], origin: &str) -> Result<Self, OidcError> {
+    pub fn parse(params: &[(String, String)], origins: &[&str]) -> Result<Self, OidcError> {
         let get = |name: &str| {
             params
                 .iter()
@@ -121,7 +123,10 @@ impl AuthorizeRequest {
         }
         let redirect_uri =
             get("redirect_uri").ok_or(OidcError::InvalidRequest("redirect_uri is required"))?;
-        if !on_origin(&redirect_uri, origin) {
+        if !origins
+            .iter()
+            .any(|origin| on_origin(&redirect_uri, origin))
+        {
             return Err(OidcError::ForeignRedirect);
         }
         if get("response_type").as_deref() != Some("code") {
@@ -305,7 +310,7 @@ impl<T> Pending<T> {
 mod tests {
     use super::*;
 
-    const ORIGIN: &str = "http://127.0.0.1:3000";
+    const ORIGIN: &[&str] = &["http://127.0.0.1:3000", "http://localhost:5173"];
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     // RFC 7636, appendix B.
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -342,6 +347,9 @@ mod tests {
     #[test]
     fn authorization_requests_table() {
         assert!(AuthorizeRequest::parse(&params(&[]), ORIGIN).is_ok());
+        let configured = params(&[("redirect_uri", "http://localhost:5173/callback")]);
+        assert!(AuthorizeRequest::parse(&configured, ORIGIN).is_ok());
+        assert!(AuthorizeRequest::parse(&configured, &ORIGIN[..1]).is_err());
         for (overrides, expected) in [
             (vec![("client_id", "other")], OidcError::UnknownClient),
             (vec![("client_id", "")], OidcError::UnknownClient),

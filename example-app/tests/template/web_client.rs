@@ -7,7 +7,7 @@ use super::{at, resources, sub_text, tagged, template, text, untag};
 
 /// `!If [HasWebClientOrigin, !Ref WebClientOrigin, !Sub "https://${WebClientDistribution.DomainName}"]`:
 /// the `WebClientOrigin` parameter when given, else the stack's own distribution.
-pub fn web_client_origin() -> Value {
+pub(crate) fn web_client_origin() -> Value {
     tagged(
         "If",
         Value::Sequence(vec![

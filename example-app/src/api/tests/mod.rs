@@ -109,6 +109,7 @@ fn harness_with_clock(shift: Duration) -> Harness {
     let state = ApiState::new(app, Schemas::load().unwrap()).with_local_routes(LocalRoutes {
         issuer: issuer(),
         flow: Arc::default(),
+        client_origins: Vec::new(),
         secrets: SecretCache::new(DirectorySource::new(dir.path())),
         signing_key: "signing.key".to_owned(),
     });

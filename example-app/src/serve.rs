@@ -194,9 +194,9 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         .with_lifetimes(options.lifetimes);
     // The issuer and the verifier share this process's clock: no leeway, so a token is refused
     // the second it expires, as the web client's expiry handling expects.
+    // The keys are found as any OpenID Connect provider's are: through its discovery document.
     let verifier = JwtVerifier::builder()
-        .jwks_url(format!("{base}/.well-known/jwks.json"))
-        .issuer(issuer_url.clone())
+        .oidc_issuer(issuer_url.clone())
         .audience(AUDIENCE)
         .algorithms([SigningAlgorithm::Rs256])
         .required_claims(["exp", "sub"])

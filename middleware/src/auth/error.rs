@@ -8,8 +8,8 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// The verifier was built without a JWKS URL and without any configured key.
-    #[error("no key source: configure a JWKS URL or at least one key")]
+    /// The verifier was built without a JWKS URL, an OpenID Connect issuer or a configured key.
+    #[error("no key source: configure a JWKS URL, an OpenID Connect issuer or at least one key")]
     NoKeySource,
     /// The JWKS URL does not parse as an absolute `http(s)` URL.
     #[error("invalid JWKS URL: {0}")]
@@ -50,6 +50,10 @@ pub enum AuthError {
     /// A refresh was skipped because the previous attempt is more recent than the cool-down.
     #[error("JWKS refresh skipped: cooling down")]
     CoolingDown,
+    /// The OpenID Connect issuer is not a usable URL, or its discovery document is not usable: not
+    /// JSON, another `issuer` than the one configured, or no usable `jwks_uri`.
+    #[error("OpenID Connect discovery: {0}")]
+    Discovery(String),
 }
 
 /// Why one token was rejected.

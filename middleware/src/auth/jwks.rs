@@ -1,5 +1,10 @@
 //! The JWKS cache: one fetch shared by every request, refreshed on an unknown `kid` at most once
 //! per cool-down, keeping the last good key set when a fetch fails.
+//!
+//! The key set is at a configured JWKS URL, or at the `jwks_uri` of an OpenID Connect issuer's
+//! discovery document (`{issuer}/.well-known/openid-configuration`, OpenID Connect Discovery 1.0,
+//! section 4), read on the first fetch, checked to name the configured issuer (section 4.3), and
+//! read again when the key set it named answers 404.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -49,9 +54,38 @@ struct RefreshState {
     last_attempt: Option<Instant>,
 }
 
+/// Where the key set is.
+#[derive(Debug)]
+enum Location {
+    /// A JWKS URL.
+    Jwks(Uri),
+    /// An OpenID Connect issuer: its discovery document, and the `jwks_uri` it named.
+    Discovery {
+        issuer: String,
+        document: Uri,
+        jwks: RwLock<Option<Uri>>,
+    },
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Jwks(url) => write!(f, "{url}"),
+            Self::Discovery { document, .. } => write!(f, "{document}"),
+        }
+    }
+}
+
+/// The part of a discovery document the verifier reads.
+#[derive(Debug, serde::Deserialize)]
+struct DiscoveryDocument {
+    issuer: String,
+    jwks_uri: String,
+}
+
 /// A JWKS endpoint and its cached keys.
 pub(crate) struct JwksCache {
-    url: Uri,
+    url: Location,
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     settings: JwksSettings,
     snapshot: RwLock<Snapshot>,
@@ -79,7 +113,28 @@ pub(crate) enum Need {
 
 impl JwksCache {
     pub(crate) fn new(url: &str, settings: JwksSettings) -> Result<Self, AuthError> {
-        let uri = parse_url(url)?;
+        Self::at(Location::Jwks(parse_url(url)?), settings)
+    }
+
+    /// The key set named by the discovery document of the OpenID Connect issuer `issuer`.
+    pub(crate) fn discovered(issuer: &str, settings: JwksSettings) -> Result<Self, AuthError> {
+        let document = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let document = parse_url(&document)
+            .map_err(|e| AuthError::Discovery(format!("the issuer URL is not usable: {e}")))?;
+        Self::at(
+            Location::Discovery {
+                issuer: issuer.to_owned(),
+                document,
+                jwks: RwLock::new(None),
+            },
+            settings,
+        )
+    }
+
+    fn at(url: Location, settings: JwksSettings) -> Result<Self, AuthError> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(crate::crypto::rustls_provider())
             .map_err(|e| AuthError::Tls(e.to_string()))?
@@ -88,7 +143,7 @@ impl JwksCache {
             .build();
         let client = Client::builder(TokioExecutor::new()).build(https);
         Ok(Self {
-            url: uri,
+            url,
             client,
             settings,
             snapshot: RwLock::default(),
@@ -180,8 +235,63 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> Result<Vec<VerificationKey>, AuthError> {
+        let url = self.jwks_url().await?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let request = http::Request::get(self.url.clone())
+        let body = self.get(&url).await;
+        if let (Err(AuthError::JwksStatus(404)), Location::Discovery { jwks, .. }) =
+            (&body, &self.url)
+        {
+            // The issuer may have moved its keys: read the discovery document again next time.
+            *jwks
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        }
+        parse_jwks(&body?)
+    }
+
+    /// The JWKS URL: the configured one, or the discovered one (read from the issuer's discovery
+    /// document when not known yet).
+    async fn jwks_url(&self) -> Result<Uri, AuthError> {
+        let (issuer, document, jwks) = match &self.url {
+            Location::Jwks(url) => return Ok(url.clone()),
+            Location::Discovery {
+                issuer,
+                document,
+                jwks,
+            } => (issuer, document, jwks),
+        };
+        if let Some(url) = jwks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(url);
+        }
+        let body = self
+            .get(document)
+            .await
+            .map_err(|e| AuthError::Discovery(format!("cannot read {document}: {e}")))?;
+        let parsed: DiscoveryDocument = serde_json::from_slice(&body).map_err(|e| {
+            AuthError::Discovery(format!("{document} is not a discovery document: {e}"))
+        })?;
+        if parsed.issuer != *issuer {
+            return Err(AuthError::Discovery(format!(
+                "{document} names the issuer {:?}, not {issuer:?}",
+                parsed.issuer
+            )));
+        }
+        let url = parse_url(&parsed.jwks_uri)
+            .map_err(|e| AuthError::Discovery(format!("its jwks_uri is not usable: {e}")))?;
+        tracing::info!(issuer = %issuer, jwks_uri = %url, "discovered the issuer's JWKS");
+        *jwks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url.clone());
+        Ok(url)
+    }
+
+    /// GETs `url` as JSON within the size limit and the timeout.
+    async fn get(&self, url: &Uri) -> Result<Bytes, AuthError> {
+        let request = http::Request::get(url.clone())
             .header(header::ACCEPT, "application/json")
             .header(
                 header::USER_AGENT,
@@ -218,7 +328,7 @@ impl JwksCache {
                     }
                 })?
                 .to_bytes();
-            parse_jwks(&body)
+            Ok(body)
         };
         tokio::time::timeout(self.settings.timeout, exchange)
             .await

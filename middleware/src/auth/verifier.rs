@@ -77,6 +77,7 @@ impl std::fmt::Debug for JwtVerifier {
 pub struct JwtVerifierBuilder {
     keys: Vec<VerificationKey>,
     jwks_url: Option<String>,
+    oidc_issuer: Option<String>,
     jwks: JwksSettings,
     algorithms: Vec<SigningAlgorithm>,
     issuers: Vec<String>,
@@ -92,6 +93,7 @@ impl Default for JwtVerifierBuilder {
         Self {
             keys: Vec::new(),
             jwks_url: None,
+            oidc_issuer: None,
             jwks: JwksSettings::default(),
             algorithms: SigningAlgorithm::ALL.to_vec(),
             issuers: Vec::new(),
@@ -105,11 +107,36 @@ impl Default for JwtVerifierBuilder {
 }
 
 impl JwtVerifierBuilder {
-    /// Fetch keys from this JWKS URL (`https`, or `http` on a loopback host).
+    /// Fetch keys from this JWKS URL (`https`, or `http` on a loopback host). Replaces an
+    /// [`oidc_issuer`](Self::oidc_issuer)'s discovered key set.
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
+        self.oidc_issuer = None;
         self
+    }
+
+    /// An OpenID Connect issuer (`https://tenant.eu.auth0.com/`, `https://cognito-idp.REGION.amazonaws.com/POOL`):
+    /// tokens must carry it as `iss`, and their keys come from the `jwks_uri` of its discovery
+    /// document, `{issuer}/.well-known/openid-configuration`, read on the first key fetch (or by
+    /// [`JwtVerifier::prefetch`]). A document that names another issuer is refused, as OpenID
+    /// Connect Discovery requires. Replaces a [`jwks_url`](Self::jwks_url).
+    ///
+    /// ```
+    /// use lamina_middleware::auth::JwtVerifier;
+    ///
+    /// let verifier = JwtVerifier::builder()
+    ///     .oidc_issuer("https://my-tenant.eu.auth0.com/")
+    ///     .audience("https://api.example.com")
+    ///     .build()?;
+    /// # Ok::<(), lamina_middleware::auth::AuthError>(())
+    /// ```
+    #[must_use]
+    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        self.jwks_url = None;
+        self.oidc_issuer = Some(issuer.clone());
+        self.issuer(issuer)
     }
 
     /// Auth0 conventions for a tenant domain such as `my-tenant.eu.auth0.com`: the JWKS at
@@ -216,14 +243,12 @@ impl JwtVerifierBuilder {
     /// itself is fetched on first use or by [`JwtVerifier::prefetch`].
     pub fn build(self) -> Result<JwtVerifier, AuthError> {
         crate::crypto::ensure_jwt_provider();
-        if self.keys.is_empty() && self.jwks_url.is_none() {
-            return Err(AuthError::NoKeySource);
-        }
-        let jwks = self
-            .jwks_url
-            .as_deref()
-            .map(|url| JwksCache::new(url, self.jwks))
-            .transpose()?;
+        let jwks = match (&self.jwks_url, &self.oidc_issuer) {
+            (Some(url), _) => Some(JwksCache::new(url, self.jwks)?),
+            (None, Some(issuer)) => Some(JwksCache::discovered(issuer, self.jwks)?),
+            (None, None) if self.keys.is_empty() => return Err(AuthError::NoKeySource),
+            (None, None) => None,
+        };
         let mut algorithms = self.algorithms;
         algorithms.dedup();
         Ok(JwtVerifier {

@@ -23,6 +23,7 @@ use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 mod authorizer;
 mod battery;
+mod discovery;
 mod jwks;
 mod properties;
 

@@ -65,7 +65,7 @@ impl Serialize for Document<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("_aws", &Aws(self))?;
-        for (name, value) in &self.set.dimensions {
+        for (name, value) in self.set.dimensions.iter().chain(&self.set.extra_values) {
             map.serialize_entry(name, value)?;
         }
         for (metric, values) in self.metrics {
@@ -98,19 +98,22 @@ impl Serialize for Directive<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("Namespace", self.0.namespace)?;
-        map.serialize_entry("Dimensions", &[DimensionSet(self.0.set)])?;
+        map.serialize_entry("Dimensions", &DimensionSets(self.0.set))?;
         map.serialize_entry("Metrics", &Definitions(self.0.metrics))?;
         map.end()
     }
 }
 
-struct DimensionSet<'a>(&'a MetricSet);
+/// The first set (the default dimensions and `add_dimension`'s), then each further set.
+struct DimensionSets<'a>(&'a MetricSet);
 
-impl Serialize for DimensionSet<'_> {
+impl Serialize for DimensionSets<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.dimensions.len()))?;
-        for (name, _) in &self.0.dimensions {
-            seq.serialize_element(name)?;
+        let first: Vec<&str> = self.0.dimensions.iter().map(|(n, _)| n.as_str()).collect();
+        let mut seq = serializer.serialize_seq(Some(1 + self.0.extra_sets.len()))?;
+        seq.serialize_element(&first)?;
+        for set in &self.0.extra_sets {
+            seq.serialize_element(set)?;
         }
         seq.end()
     }

@@ -138,6 +138,24 @@ pub enum MetricsError {
         /// The limit (30).
         limit: usize,
     },
+    /// A dimension set names a dimension that already has another value in this flush: a
+    /// document has one value per name, shared by every dimension set.
+    #[error("dimension {name:?} already has the value {existing:?}, not {requested:?}")]
+    ConflictingDimensionValue {
+        /// The dimension's name.
+        name: String,
+        /// The value it has.
+        existing: String,
+        /// The value of the rejected set.
+        requested: String,
+    },
+    /// More dimension sets than [`MAX_DIMENSION_SETS`](super::MAX_DIMENSION_SETS) in one flush:
+    /// each set multiplies the metrics CloudWatch creates and bills.
+    #[error("more than {limit} dimension sets in one flush")]
+    TooManyDimensionSets {
+        /// The limit.
+        limit: usize,
+    },
     /// The metric was already added with another unit.
     #[error("metric {name:?} was added with unit {existing}, not {requested}")]
     ConflictingUnit {

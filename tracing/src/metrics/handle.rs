@@ -143,6 +143,31 @@ impl Metrics {
         self.open_state()?.set.add_dimension(name, value)
     }
 
+    /// Adds a further dimension set for this flush: every metric is then also published under the
+    /// default dimensions plus `dimensions` (EMF's `Dimensions` array, Powertools'
+    /// `add_dimensions`). A name may appear in several sets only with one value.
+    ///
+    /// ```
+    /// use lamina_tracing::metrics::{Metrics, MetricsConfig, Unit};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::new().namespace("Shop")?.service("orders")?)?;
+    /// metrics.add_metric("Orders", Unit::Count, 1.0)?;
+    /// // Orders per service, and per service, country and payment method.
+    /// metrics.add_dimension_set(&[("country", "PT"), ("payment", "card")])?;
+    /// # Ok::<(), lamina_tracing::metrics::MetricsError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The checks of [`add_dimension`](Self::add_dimension),
+    /// [`MetricsError::ConflictingDimensionValue`], [`MetricsError::TooManyDimensionSets`] or
+    /// [`MetricsError::Flushed`].
+    pub fn add_dimension_set(&self, dimensions: &[(&str, &str)]) -> Result<(), MetricsError> {
+        let config = Arc::clone(&self.shared.config);
+        self.open_state()?
+            .set
+            .add_dimension_set(&config, dimensions)
+    }
+
     /// Adds a property that is logged with the metrics but is not a metric or a dimension (a
     /// request id, say), searchable with CloudWatch Logs Insights.
     ///

@@ -53,5 +53,6 @@ pub use config::{DISABLED_ENV, FUNCTION_NAME_ENV, MetricsConfig, NAMESPACE_ENV, 
 pub use error::{MemberKind, MetricsError, NameRule};
 pub use handle::Metrics;
 pub use layer::{COLD_START_METRIC, MetricsLayer, MetricsService, ResponseFuture};
+pub use set::MAX_DIMENSION_SETS;
 pub use sink::{MemorySink, MetricsSink, StdoutSink, WriterSink};
 pub use unit::{Resolution, Unit};

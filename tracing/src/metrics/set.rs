@@ -8,6 +8,9 @@ use super::error::{MemberKind, MetricsError};
 use super::unit::{Resolution, Unit};
 use super::validate;
 
+/// The most dimension sets in one flush, the first included.
+pub const MAX_DIMENSION_SETS: usize = 10;
+
 /// How far in the past CloudWatch accepts an EMF timestamp.
 const MAX_PAST: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 /// How far in the future CloudWatch accepts an EMF timestamp.
@@ -26,7 +29,12 @@ pub(crate) struct MetricEntry {
 /// metadata, because all of them are members of the same JSON object.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MetricSet {
+    /// The first dimension set: the default dimensions and those of `add_dimension`.
     pub(crate) dimensions: Vec<(String, String)>,
+    /// The further dimension sets (names), each with the default dimensions first.
+    pub(crate) extra_sets: Vec<Vec<String>>,
+    /// The values of dimensions named only by further sets.
+    pub(crate) extra_values: Vec<(String, String)>,
     pub(crate) metrics: Vec<MetricEntry>,
     index: HashMap<String, usize>,
     pub(crate) metadata: Vec<(String, serde_json::Value)>,
@@ -58,7 +66,7 @@ impl MetricSet {
     fn kind_of(&self, name: &str) -> Option<MemberKind> {
         if self.index.contains_key(name) {
             Some(MemberKind::Metric)
-        } else if self.dimensions.iter().any(|(n, _)| n == name) {
+        } else if self.dimension_value(name).is_some() {
             Some(MemberKind::Dimension)
         } else if self.metadata.iter().any(|(k, _)| k == name) {
             Some(MemberKind::Metadata)
@@ -130,9 +138,74 @@ impl MetricSet {
         Ok(())
     }
 
+    /// The value of the dimension `name`, in any set.
+    fn dimension_value(&self, name: &str) -> Option<&str> {
+        self.dimensions
+            .iter()
+            .chain(&self.extra_values)
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Adds a further dimension set: `config`'s default dimensions and `pairs`. Metrics are
+    /// published once per set. A name may be in several sets only with one value.
+    pub(crate) fn add_dimension_set(
+        &mut self,
+        config: &MetricsConfig,
+        pairs: &[(&str, &str)],
+    ) -> Result<(), MetricsError> {
+        if self.extra_sets.len() + 1 >= MAX_DIMENSION_SETS {
+            return Err(MetricsError::TooManyDimensionSets {
+                limit: MAX_DIMENSION_SETS,
+            });
+        }
+        let mut names: Vec<String> = config.dimensions().map(|(n, _)| n.to_owned()).collect();
+        let mut values = Vec::new();
+        for &(name, value) in pairs {
+            check_dimension(name, value)?;
+            self.claim(name, MemberKind::Dimension)?;
+            let existing = self
+                .dimension_value(name)
+                .or_else(|| values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v));
+            if let Some(existing) = existing.filter(|existing| *existing != value) {
+                return Err(MetricsError::ConflictingDimensionValue {
+                    name: name.to_owned(),
+                    existing: existing.to_owned(),
+                    requested: value.to_owned(),
+                });
+            }
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+                values.push((name, value));
+            }
+            if names.len() > validate::MAX_DIMENSIONS {
+                return Err(MetricsError::TooManyDimensions {
+                    name: name.to_owned(),
+                    limit: validate::MAX_DIMENSIONS,
+                });
+            }
+        }
+        for (name, value) in values {
+            if self.dimension_value(name).is_none() {
+                self.extra_values.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        self.extra_sets.push(names);
+        Ok(())
+    }
+
     pub(crate) fn add_dimension(&mut self, name: &str, value: &str) -> Result<(), MetricsError> {
         check_dimension(name, value)?;
         self.claim(name, MemberKind::Dimension)?;
+        if let Some((_, existing)) = self.extra_values.iter().find(|(n, _)| n == name)
+            && existing != value
+        {
+            return Err(MetricsError::ConflictingDimensionValue {
+                name: name.to_owned(),
+                existing: existing.clone(),
+                requested: value.to_owned(),
+            });
+        }
         if let Some(slot) = self.dimensions.iter_mut().find(|(n, _)| n == name) {
             value.clone_into(&mut slot.1);
             return Ok(());
@@ -143,6 +216,7 @@ impl MetricSet {
                 limit: validate::MAX_DIMENSIONS,
             });
         }
+        self.extra_values.retain(|(n, _)| n != name);
         self.dimensions.push((name.to_owned(), value.to_owned()));
         Ok(())
     }
@@ -284,5 +358,48 @@ mod tests {
                 Err(MetricsError::TimestampOutOfRange { .. })
             ));
         }
+    }
+
+    #[test]
+    fn dimension_sets_share_values_and_refuse_conflicts() {
+        let config = MetricsConfig::new()
+            .namespace("Ns")
+            .unwrap()
+            .service("svc")
+            .unwrap();
+        let mut set = MetricSet::new(&config);
+        set.add_dimension("region", "eu").unwrap();
+        set.add_dimension_set(&config, &[("country", "PT"), ("region", "eu")])
+            .unwrap();
+        assert_eq!(set.extra_sets, [vec!["service", "country", "region"]]);
+        assert_eq!(set.extra_values, [("country".to_owned(), "PT".to_owned())]);
+        // One value per name across every set.
+        assert!(matches!(
+            set.add_dimension_set(&config, &[("country", "ES")]),
+            Err(MetricsError::ConflictingDimensionValue { .. })
+        ));
+        assert!(matches!(
+            set.add_dimension("country", "ES"),
+            Err(MetricsError::ConflictingDimensionValue { .. })
+        ));
+        assert!(matches!(
+            set.add_dimension_set(&config, &[("a", "1"), ("a", "2")]),
+            Err(MetricsError::ConflictingDimensionValue { .. })
+        ));
+        // A set's name is a dimension: no metric may take it.
+        assert!(matches!(
+            set.add_metric("country", Unit::Count, Resolution::Standard, 1.0),
+            Err(MetricsError::NameCollision { .. })
+        ));
+        let before = set.extra_sets.len();
+        assert!(set.add_dimension_set(&config, &[("", "x")]).is_err());
+        assert_eq!(set.extra_sets.len(), before, "a refused set adds nothing");
+        while set.extra_sets.len() < MAX_DIMENSION_SETS - 1 {
+            set.add_dimension_set(&config, &[("k", "v")]).unwrap();
+        }
+        assert!(matches!(
+            set.add_dimension_set(&config, &[("k", "v")]),
+            Err(MetricsError::TooManyDimensionSets { .. })
+        ));
     }
 }

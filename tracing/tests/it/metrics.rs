@@ -71,6 +71,57 @@ fn a_full_document_is_valid_emf() {
 }
 
 #[test]
+fn dimension_sets_publish_every_metric_per_set_as_valid_emf() {
+    let m = metrics();
+    m.add_dimension("tenant", "acme").unwrap();
+    m.add_metric_with_resolution("Latency", Unit::Milliseconds, 8.0, Resolution::High)
+        .unwrap();
+    m.add_dimension_set(&[("country", "PT"), ("payment", "card")])
+        .unwrap();
+    m.add_dimension_set(&[("tenant", "acme"), ("country", "PT")])
+        .unwrap();
+    let docs = flush(&m);
+    assert_eq!(docs.len(), 1);
+    let doc = &docs[0];
+    assert_eq!(
+        doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([
+            ["service", "tenant"],
+            ["service", "country", "payment"],
+            ["service", "tenant", "country"]
+        ])
+    );
+    // One value per name, shared by every set.
+    assert_eq!(doc["country"], "PT");
+    assert_eq!(doc["payment"], "card");
+    assert_eq!(doc["tenant"], "acme");
+    assert_eq!(
+        doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["StorageResolution"],
+        1
+    );
+    // Refused: another value for a name a set already has; nothing of it is kept.
+    let m = metrics();
+    m.add_metric("Orders", Unit::Count, 1.0).unwrap();
+    m.add_dimension_set(&[("country", "PT")]).unwrap();
+    assert!(
+        m.add_dimension_set(&[("country", "ES"), ("x", "y")])
+            .is_err()
+    );
+    let docs = flush(&m);
+    assert_eq!(dimension_sets(&docs[0]), 2);
+    assert!(docs[0].get("x").is_none());
+    // A flush starts the next invocation with the first set only.
+    m.add_metric("Orders", Unit::Count, 1.0).unwrap();
+    assert_eq!(dimension_sets(&flush(&m)[0]), 1);
+}
+
+fn dimension_sets(doc: &Value) -> usize {
+    doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[test]
 fn splits_at_101_metrics() {
     for (count, expected_docs) in [(100, 1), (101, 2), (250, 3)] {
         let m = metrics();

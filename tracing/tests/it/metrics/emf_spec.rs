@@ -59,6 +59,10 @@ pub(super) fn validate_emf(line: &str) -> Result<Value, String> {
             if set.len() > 30 {
                 return Err(format!("{} dimensions in a set", set.len()));
             }
+            let unique: HashSet<&str> = set.iter().filter_map(Value::as_str).collect();
+            if unique.len() != set.len() {
+                return Err(format!("a dimension set repeats a name: {set:?}"));
+            }
             for key in set {
                 let key = key.as_str().ok_or("dimension key is not a string")?;
                 match root_map.get(key) {

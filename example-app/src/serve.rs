@@ -28,6 +28,7 @@
 //! ```
 
 mod inflight;
+pub mod uploads;
 pub mod websocket;
 
 use std::future::Future;
@@ -39,7 +40,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm};
-use lamina_middleware::init::{LocalServer, LocalServerOptions, WebSocketRoute, serve_local_with};
+use lamina_middleware::init::{
+    LocalServer, LocalServerOptions, WebSocketConnections, WebSocketRoute, serve_local_with,
+};
 use lamina_middleware::secrets::{DirectorySource, SecretCache};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -48,13 +51,14 @@ use tokio::task::JoinHandle;
 use crate::api::{self, ApiState, LocalRoutes, Schemas};
 use crate::app::{App, MAX_UPLOAD_BYTES};
 use crate::dev_issuer::{AUDIENCE, DevIssuer};
-use crate::domain::{ImageStatus, ImageUploaded};
+use crate::domain::{ImageStatus, ImageUploaded, is_image_id};
 use crate::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, LocalHub, blobs_dir};
 use crate::events::UploadProcessor;
 use crate::ports::ImageStore;
 use crate::realtime::Realtime;
 
 pub use inflight::DrainingService;
+use uploads::LocalUploads;
 use websocket::{RealtimeRoutes, WEBSOCKET_PATH};
 
 /// The URL-signing key's name in the data directory's secrets: the file `DIR/signing.key`, made
@@ -159,13 +163,8 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     let (bus, events) = ChannelBus::new();
     let store = Arc::new(store);
     let blobs = Arc::new(blobs);
-    let app = App::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        blobs.clone(),
-        Arc::new(bus),
-    );
+    let app = App::new(store.clone(), store.clone(), store.clone(), blobs.clone());
+    let uploads = LocalUploads::new(store.clone(), blobs.clone(), Arc::new(bus));
 
     let issuer_url = format!("{base}/");
     let issuer = DevIssuer::load_or_create(&data_dir, issuer_url.clone())
@@ -179,17 +178,22 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         .build()
         .context("cannot build the token verifier")?;
     let state = ApiState::new(app, Schemas::load()?).with_local_routes(LocalRoutes {
+        uploads,
         issuer: Arc::new(issuer),
         secrets,
         signing_key: SIGNING_KEY_NAME.to_owned(),
     });
     // `$connect` verifies with the API's own verifier (one JWKS cache) and records the connection
     // in the store the upload processor notifies from, through the hub.
-    let sockets = WebSocketRoute::new(
-        WEBSOCKET_PATH,
-        RealtimeRoutes::new(Realtime::new(store.clone()), verifier.clone()),
+    let websockets = WebSocketConnections::new();
+    let hub = LocalHub::with_websockets(websockets.clone());
+    let routes = RealtimeRoutes::new(
+        Realtime::new(store.clone()),
+        verifier.clone(),
+        hub.clone(),
+        store.clone(),
     );
-    let hub = LocalHub::with_websockets(sockets.connections());
+    let sockets = WebSocketRoute::new(WEBSOCKET_PATH, routes).with_connections(websockets);
     let api = DrainingService::new(api::service(state, verifier)?);
     let local = LocalServerOptions::default()
         .max_request_bytes(MAX_REQUEST_BYTES)
@@ -199,7 +203,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         .with_context(|| format!("cannot serve on {bound}"))?;
 
     let recovery_images: Arc<dyn ImageStore> = store.clone();
-    let processor = UploadProcessor::new(store.clone(), blobs, store.clone(), store, Arc::new(hub));
+    let processor = UploadProcessor::new(store.clone(), blobs, store, Arc::new(hub));
     let (stop_events, stopped) = watch::channel(false);
     let recovery = Recovery {
         blob_dir: blobs_dir(&data_dir),
@@ -232,8 +236,7 @@ impl Recovery {
             let mut found = Vec::new();
             for entry in std::fs::read_dir(dir)?.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let canonical = uuid::Uuid::try_parse(&name).is_ok_and(|id| id.to_string() == name);
-                if canonical {
+                if is_image_id(&name) {
                     found.push((name, entry.metadata()?.len()));
                 }
             }

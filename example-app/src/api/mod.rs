@@ -42,6 +42,7 @@ use tower::{Layer as _, ServiceBuilder, ServiceExt as _};
 
 use crate::app::App;
 use crate::dev_issuer::DevIssuer;
+use crate::serve::uploads::LocalUploads;
 
 /// The largest JSON request body (64 KiB); larger ones answer 413 before being parsed.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -73,9 +74,12 @@ impl Schemas {
     }
 }
 
-/// What the local-only routes need: the development issuer and the URL-signing key.
+/// What the local-only routes need: the development issuer, the URL-signing key and the
+/// local upload protocol.
 #[derive(Debug, Clone)]
 pub struct LocalRoutes {
+    /// Accepts the PUTs to upload URLs.
+    pub uploads: LocalUploads,
     /// Signs development tokens and publishes the JWKS.
     pub issuer: Arc<DevIssuer>,
     /// Where the URL-signing key is read from.

@@ -7,15 +7,14 @@
 //! ```
 //! use std::sync::Arc;
 //! use udagram::app::App;
-//! use udagram::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, blobs_dir, signing_key_path};
+//! use udagram::embedded::{EmbeddedStore, FileBlobStore, blobs_dir, signing_key_path};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
 //! let key = std::fs::read(signing_key_path(dir.path())).unwrap();
 //! let blobs = FileBlobStore::open(&blobs_dir(dir.path()), "http://127.0.0.1:3000", key).unwrap();
-//! let (bus, _events) = ChannelBus::new();
-//! let app = App::new(store.clone(), store.clone(), store, Arc::new(blobs), Arc::new(bus));
+//! let app = App::new(store.clone(), store.clone(), store, Arc::new(blobs));
 //! let group = app.create_group("alice", "Cats", "").await.unwrap();
 //! assert_eq!(app.get_group(&group.id).await.unwrap().user_id, "alice");
 //! # });
@@ -25,17 +24,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use time::OffsetDateTime;
 
-use crate::domain::{Group, Image, ImageStatus, ImageUploaded, Page, PageRequest};
-use crate::ports::{
-    BlobStore, EventBus, GroupStore, ImageStore, PortError, SearchIndex, UploadUrl,
+use crate::domain::{
+    ALLOWED_CONTENT_TYPES, Group, Image, ImageStatus, Page, PageRequest, is_allowed_content_type,
 };
-use crate::upload_url::{self, UploadUrlError};
+use crate::ports::{BlobStore, GroupStore, ImageCatalog, ImageSearch, PortError, UploadUrl};
 
-/// Content types an upload may declare.
-pub const ALLOWED_CONTENT_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 /// The most bytes one upload may carry (10 MiB).
 pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
 /// How long an upload URL stays valid.
@@ -110,10 +105,9 @@ pub struct NewImage {
 #[derive(Debug, Clone)]
 pub struct App {
     groups: Arc<dyn GroupStore>,
-    images: Arc<dyn ImageStore>,
-    search: Arc<dyn SearchIndex>,
+    images: Arc<dyn ImageCatalog>,
+    search: Arc<dyn ImageSearch>,
     blobs: Arc<dyn BlobStore>,
-    events: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
 }
 
@@ -122,17 +116,15 @@ impl App {
     #[must_use]
     pub fn new(
         groups: Arc<dyn GroupStore>,
-        images: Arc<dyn ImageStore>,
-        search: Arc<dyn SearchIndex>,
+        images: Arc<dyn ImageCatalog>,
+        search: Arc<dyn ImageSearch>,
         blobs: Arc<dyn BlobStore>,
-        events: Arc<dyn EventBus>,
     ) -> Self {
         Self {
             groups,
             images,
             search,
             blobs,
-            events,
             clock: Arc::new(SystemClock),
         }
     }
@@ -194,8 +186,9 @@ impl App {
             .ok_or_else(|| AppError::GroupNotFound(id.to_owned()))
     }
 
-    /// Creates a pending image in `group_id`, indexes its title, and signs an upload URL for
-    /// `content_type` (one of [`ALLOWED_CONTENT_TYPES`]).
+    /// Creates a pending image in `group_id` and signs an upload URL for `content_type` (one of
+    /// [`ALLOWED_CONTENT_TYPES`]). Its title becomes searchable through the record's write (the
+    /// Images table's stream on AWS, the same transaction locally), not through a second call.
     ///
     /// # Errors
     /// [`AppError::GroupNotFound`], [`AppError::Invalid`] for another content type.
@@ -206,7 +199,7 @@ impl App {
         title: &str,
         content_type: &str,
     ) -> Result<NewImage, AppError> {
-        if !ALLOWED_CONTENT_TYPES.contains(&content_type) {
+        if !is_allowed_content_type(content_type) {
             return Err(AppError::Invalid(format!(
                 "contentType must be one of {}",
                 ALLOWED_CONTENT_TYPES.join(", ")
@@ -225,7 +218,6 @@ impl App {
             thumbnail_url: None,
         };
         self.images.create_image(&image).await?;
-        self.search.index_image(&image).await?;
         let upload = self
             .blobs
             .upload_url(
@@ -273,74 +265,6 @@ impl App {
         }
         Ok(self.search.search(query, limit).await?)
     }
-
-    /// Accepts a local upload (the PUT to a signed URL): checks the URL against `signing_key`, the
-    /// declared content type and the size, that the image exists and is pending; then stores the
-    /// bytes atomically and publishes [`ImageUploaded`]. Nothing is stored when any check fails.
-    ///
-    /// # Errors
-    /// [`AppError::UploadForbidden`], [`AppError::WrongContentType`], [`AppError::TooLarge`],
-    /// [`AppError::ImageNotFound`], [`AppError::AlreadyUploaded`], [`AppError::Unavailable`].
-    pub async fn accept_upload(&self, upload: Upload<'_>) -> Result<(), AppError> {
-        let now = u64::try_from(self.clock.now().unix_timestamp()).unwrap_or_default();
-        let grant = upload_url::verify(upload.signing_key, upload.image_id, upload.query, now)
-            .map_err(|error| match error {
-                UploadUrlError::Expired => AppError::UploadForbidden("the URL has expired".into()),
-                UploadUrlError::BadSignature => {
-                    AppError::UploadForbidden("the URL's signature does not match".into())
-                }
-                other => AppError::UploadForbidden(other.to_string()),
-            })?;
-        let declared = upload.content_type.unwrap_or_default();
-        if !same_media_type(declared, &grant.content_type) {
-            return Err(AppError::WrongContentType(grant.content_type));
-        }
-        let too_large = |len: u64| len > grant.max_bytes.min(MAX_UPLOAD_BYTES);
-        if upload.content_length.is_some_and(too_large) || too_large(upload.body.len() as u64) {
-            return Err(AppError::TooLarge(grant.max_bytes.min(MAX_UPLOAD_BYTES)));
-        }
-        let image = self.get_image(upload.image_id).await?;
-        if image.status == ImageStatus::Ready {
-            return Err(AppError::AlreadyUploaded(image.image_id));
-        }
-        let size = upload.body.len() as u64;
-        self.blobs
-            .put_blob(&image.image_id, upload.body, &grant.content_type)
-            .await?;
-        let event = ImageUploaded {
-            image_id: image.image_id,
-            size,
-        };
-        self.events.publish(&event).await?;
-        Ok(())
-    }
-}
-
-/// One PUT to an upload URL, as the API layer received it.
-#[derive(Debug, Clone)]
-pub struct Upload<'a> {
-    /// The image id from the path (already checked to be a UUID).
-    pub image_id: &'a str,
-    /// The raw query string (`expires`, `type`, `max`, `sig`).
-    pub query: &'a str,
-    /// The `Content-Type` header, if any.
-    pub content_type: Option<&'a str>,
-    /// The `Content-Length` header, if any (checked as well as the body, in case it lies).
-    pub content_length: Option<u64>,
-    /// The bytes.
-    pub body: Bytes,
-    /// The URL-signing key.
-    pub signing_key: &'a [u8],
-}
-
-/// Whether a `Content-Type` header names `expected` (parameters and case ignored).
-fn same_media_type(header: &str, expected: &str) -> bool {
-    header
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .eq_ignore_ascii_case(expected)
 }
 
 /// RFC 3339 in UTC with exactly three fractional digits, so timestamps sort as text.
@@ -370,17 +294,5 @@ mod tests {
         assert_eq!(rfc3339_millis(at), "2023-11-14T22:13:20.123Z");
         let offset = at.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
         assert_eq!(rfc3339_millis(offset), "2023-11-14T22:13:20.123Z");
-    }
-
-    #[test]
-    fn media_types_compare_without_parameters() {
-        for (header, expected, same) in [
-            ("image/png", "image/png", true),
-            ("IMAGE/PNG; charset=binary", "image/png", true),
-            ("image/jpeg", "image/png", false),
-            ("", "image/png", false),
-        ] {
-            assert_eq!(same_media_type(header, expected), same, "{header}");
-        }
     }
 }

@@ -62,7 +62,25 @@ pub struct Connection {
     pub id: String,
     /// When it connected, RFC 3339 UTC with milliseconds.
     pub timestamp: String,
+    /// When the token it connected with expires (the token's `exp`, seconds since the Unix
+    /// epoch). From then on it gets no notices: it is told [`TOKEN_EXPIRED_NOTICE`] and closed.
+    /// `None` for a connection recorded before tokens were tracked, which never expires here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
+
+impl Connection {
+    /// Whether its token has expired at `now` (seconds since the Unix epoch): `exp` is the
+    /// first second at which the token is no longer valid (RFC 7519, section 4.1.4).
+    #[must_use]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|exp| now >= exp)
+    }
+}
+
+/// What a client is told just before its connection is closed because its token expired; it
+/// reconnects with a fresh token.
+pub const TOKEN_EXPIRED_NOTICE: &str = r#"{"type":"tokenExpired"}"#;
 
 /// The largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -118,4 +136,78 @@ pub struct ImageReadyNotice {
     pub image_id: String,
     /// Its group.
     pub group_id: String,
+}
+
+/// The content types an image may have: what an upload may declare (thumbnails are
+/// [`THUMBNAIL_CONTENT_TYPE`], one of them). Both blob stores refuse any other.
+pub const ALLOWED_CONTENT_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// The suffix of a thumbnail's blob key: the thumbnail of image `<id>` is `<id>.thumb.png`.
+pub const THUMBNAIL_SUFFIX: &str = ".thumb.png";
+
+/// The content type of every thumbnail.
+pub const THUMBNAIL_CONTENT_TYPE: &str = "image/png";
+
+/// Whether `text` is an image id: a UUID in its canonical form (lowercase, hyphenated), as the
+/// use cases make them. Thumbnail keys (`<id>.thumb.png`) are not.
+#[must_use]
+pub fn is_image_id(text: &str) -> bool {
+    uuid::Uuid::try_parse(text).is_ok_and(|id| id.hyphenated().to_string() == text)
+}
+
+/// The blob key of an image's thumbnail.
+#[must_use]
+pub fn thumbnail_key(image_id: &str) -> String {
+    format!("{image_id}{THUMBNAIL_SUFFIX}")
+}
+
+/// Whether `key` is a blob key: an image id (the uploaded bytes live under the image's id) or a
+/// thumbnail key. Nothing else (`..`, `/`, an absolute path, NUL, the empty key) ever reaches a
+/// blob store.
+#[must_use]
+pub fn is_blob_key(key: &str) -> bool {
+    is_image_id(key.strip_suffix(THUMBNAIL_SUFFIX).unwrap_or(key))
+}
+
+/// Whether `content_type` is one of [`ALLOWED_CONTENT_TYPES`], exactly.
+#[must_use]
+pub fn is_allowed_content_type(content_type: &str) -> bool {
+    ALLOWED_CONTENT_TYPES.contains(&content_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_image_ids_or_their_thumbnails() {
+        let id = "0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b";
+        assert!(is_image_id(id) && is_blob_key(id));
+        assert!(is_blob_key(&thumbnail_key(id)) && !is_image_id(&thumbnail_key(id)));
+        for bad in [
+            "0B6F7C9E-3D1A-4F5E-9C2B-8A7D6E5F4C3B",
+            "0b6f7c9e3d1a4f5e9c2b8a7d6e5f4c3b",
+            "{0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b}",
+            "0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b.thumb.png.thumb.png",
+            "../0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b",
+            ".thumb.png",
+            "",
+        ] {
+            assert!(!is_blob_key(bad), "{bad}");
+            assert!(!is_image_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn thumbnails_have_an_allowed_type_and_every_allowed_type_has_a_decoder() {
+        assert!(is_allowed_content_type(THUMBNAIL_CONTENT_TYPE));
+        for kind in ALLOWED_CONTENT_TYPES {
+            assert!(
+                crate::thumbnail::format_for_content_type(kind).is_some(),
+                "{kind}"
+            );
+        }
+        assert!(!is_allowed_content_type("image/png; charset=binary"));
+        assert!(!is_allowed_content_type("text/html"));
+    }
 }

@@ -11,6 +11,7 @@ pub mod dev_issuer;
 pub mod domain;
 pub mod embedded;
 pub mod events;
+mod form_encoding;
 pub mod lambda;
 pub(crate) mod page_key;
 pub mod ports;

@@ -6,7 +6,10 @@ use std::{fmt, future::Future, pin::Pin, time::Duration};
 
 use bytes::Bytes;
 
-use crate::domain::{Connection, Group, Image, ImageUploaded, Page, PageRequest};
+use crate::domain::{
+    Connection, Group, Image, ImageUploaded, Page, PageRequest, is_allowed_content_type,
+    is_blob_key,
+};
 
 /// A boxed, sendable future: what the port traits' methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -29,6 +32,10 @@ pub enum PortError {
     /// The backing service failed (I/O, network, a corrupt answer). Never carries secrets.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A record that must exist is not visible yet: an eventually consistent read (a DynamoDB
+    /// global secondary index) lags behind the write. Worth retrying a moment later.
+    #[error("not visible yet: {0}")]
+    NotVisibleYet(String),
 }
 
 /// Groups: the course's `Groups` table.
@@ -44,11 +51,11 @@ pub trait GroupStore: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<Page<Group>, PortError>>;
 }
 
-/// Images: the course's `Images` table with its `ImageIdIndex`.
+/// Images: the course's `Images` table with its `ImageIdIndex`: reading them and marking them
+/// ready (what the upload processor needs).
 pub trait ImageStore: Send + Sync + fmt::Debug {
-    /// Stores a new image record; [`PortError::AlreadyExists`] if its id is taken.
-    fn create_image<'a>(&'a self, image: &'a Image) -> BoxFuture<'a, Result<(), PortError>>;
-    /// The image with `image_id` (through the image-id index), if any.
+    /// The image with `image_id`, if any. On DynamoDB this reads the image-id index, which is
+    /// eventually consistent: a record created a moment ago may not be found yet.
     fn get_image<'a>(
         &'a self,
         image_id: &'a str,
@@ -59,13 +66,23 @@ pub trait ImageStore: Send + Sync + fmt::Debug {
         group_id: &'a str,
         page: &'a PageRequest,
     ) -> BoxFuture<'a, Result<Page<Image>, PortError>>;
-    /// Marks the image ready with its thumbnail. Returns whether anything changed (`false` when
-    /// it was already ready, so that processing an event twice changes nothing).
+    /// Marks `image` ready with its thumbnail, addressing the record by its own key (group and
+    /// creation time), never through an index that may lag. Returns whether anything changed
+    /// (`false` when it was already ready or is gone, so that processing an event twice changes
+    /// nothing).
     fn mark_ready<'a>(
         &'a self,
-        image_id: &'a str,
+        image: &'a Image,
         thumbnail_url: &'a str,
     ) -> BoxFuture<'a, Result<bool, PortError>>;
+}
+
+/// Adding images to groups (what the API needs besides reading): a new image's group must
+/// exist, so on DynamoDB this needs the groups table as well as the images table.
+pub trait ImageCatalog: ImageStore {
+    /// Stores a new image record; [`PortError::AlreadyExists`] if its id is taken,
+    /// [`PortError::Invalid`] if its group does not exist.
+    fn create_image<'a>(&'a self, image: &'a Image) -> BoxFuture<'a, Result<(), PortError>>;
 }
 
 /// WebSocket connections: the course's `Connections` table.
@@ -94,7 +111,31 @@ pub struct UploadUrl {
     pub expires_in: Duration,
 }
 
-/// Image bytes: the course's S3 bucket, or a directory locally.
+/// Checks a blob key against the domain's rule ([`is_blob_key`]): anything else (`..`, `/`,
+/// absolute paths, NUL, empty) is [`PortError::Invalid`]. Both blob stores check with it.
+pub fn validate_key(key: &str) -> Result<(), PortError> {
+    if is_blob_key(key) {
+        Ok(())
+    } else {
+        let shown: String = key.chars().take(64).collect();
+        Err(PortError::Invalid(format!("bad blob key {shown:?}")))
+    }
+}
+
+/// Checks a content type against the domain's ([`is_allowed_content_type`]); both blob stores
+/// check with it.
+pub fn validate_content_type(content_type: &str) -> Result<(), PortError> {
+    if is_allowed_content_type(content_type) {
+        Ok(())
+    } else {
+        Err(PortError::Invalid(
+            "not an accepted image content type".into(),
+        ))
+    }
+}
+
+/// Image bytes: the course's S3 bucket, or a directory locally. Keys and content types are
+/// checked with [`validate_key`] and [`validate_content_type`] before anything is stored.
 pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Stores `bytes` under `key`, replacing what was there, atomically (readers see the old or
     /// the new bytes, never a mix; a crash leaves one or the other).
@@ -128,12 +169,10 @@ pub trait EventBus: Send + Sync + fmt::Debug {
     fn publish<'a>(&'a self, event: &'a ImageUploaded) -> BoxFuture<'a, Result<(), PortError>>;
 }
 
-/// Full-text search over image titles: OpenSearch on AWS, SQLite FTS5 locally.
-pub trait SearchIndex: Send + Sync + fmt::Debug {
-    /// Adds or replaces an image in the index.
-    fn index_image<'a>(&'a self, image: &'a Image) -> BoxFuture<'a, Result<(), PortError>>;
-    /// Removes an image from the index (idempotent: an image that is not indexed is fine).
-    fn remove_image<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), PortError>>;
+/// Full-text search over image titles, as the use cases ask it: OpenSearch on AWS, SQLite FTS5
+/// locally. Keeping the index in step with the records is not theirs to do: each target does
+/// it where the records are written (see [`SearchIndex`]).
+pub trait ImageSearch: Send + Sync + fmt::Debug {
     /// Images whose title matches `query` (words, all required), best first, at most `limit`.
     /// The query is text from a user: it is never interpreted as the engine's query syntax.
     fn search<'a>(
@@ -141,6 +180,16 @@ pub trait SearchIndex: Send + Sync + fmt::Debug {
         query: &'a str,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<Image>, PortError>>;
+}
+
+/// Writes to the search index: what follows a record's change. On AWS the Images table's
+/// stream drives them (the `index-stream` function); locally the SQLite store re-indexes a title
+/// in the same transaction as the record's write, and implements this port for replays.
+pub trait SearchIndex: Send + Sync + fmt::Debug {
+    /// Adds or replaces an image in the index.
+    fn index_image<'a>(&'a self, image: &'a Image) -> BoxFuture<'a, Result<(), PortError>>;
+    /// Removes an image from the index (idempotent: an image that is not indexed is fine).
+    fn remove_image<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), PortError>>;
 }
 
 /// Messages to connected WebSocket clients: API Gateway Management API, or the local hub.
@@ -151,4 +200,6 @@ pub trait Notifier: Send + Sync + fmt::Debug {
         connection_id: &'a str,
         payload: &'a [u8],
     ) -> BoxFuture<'a, Result<(), PortError>>;
+    /// Closes the connection from the server's side (idempotent: one already gone is fine).
+    fn close<'a>(&'a self, connection_id: &'a str) -> BoxFuture<'a, Result<(), PortError>>;
 }

@@ -12,7 +12,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
 //! let realtime = Realtime::new(store.clone());
-//! realtime.connect("abc=").await.unwrap();
+//! realtime.connect("abc=", Some(4_102_444_800)).await.unwrap();
 //! assert_eq!(store.list_connections().await.unwrap().len(), 1);
 //! realtime.disconnect("abc=").await.unwrap();
 //! assert!(store.list_connections().await.unwrap().is_empty());
@@ -52,17 +52,23 @@ impl Realtime {
         self
     }
 
-    /// Records the connection `id` (idempotent: a repeated `$connect` keeps one row).
+    /// Records the connection `id`, made with a token that expires at `expires_at` (its `exp`,
+    /// seconds since the Unix epoch), idempotently: a repeated `$connect` keeps one row.
     ///
     /// # Errors
-    /// [`AppError::Invalid`] for an empty, too long or non-printable id;
-    /// [`AppError::Unavailable`] when the store fails.
-    pub async fn connect(&self, id: &str) -> Result<Connection, AppError> {
+    /// [`AppError::Invalid`] for an empty, too long or non-printable id, or a token that has
+    /// already expired; [`AppError::Unavailable`] when the store fails.
+    pub async fn connect(&self, id: &str, expires_at: Option<u64>) -> Result<Connection, AppError> {
         check_id(id)?;
+        let now = self.clock.now();
         let connection = Connection {
             id: id.to_owned(),
-            timestamp: rfc3339_millis(self.clock.now()),
+            timestamp: rfc3339_millis(now),
+            expires_at,
         };
+        if connection.is_expired(u64::try_from(now.unix_timestamp()).unwrap_or_default()) {
+            return Err(AppError::Invalid("the token has expired".into()));
+        }
         self.connections.add_connection(&connection).await?;
         Ok(connection)
     }
@@ -99,14 +105,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
         let realtime = Realtime::new(store.clone());
-        realtime.connect("L0SM9cOFvHcCIhw=").await.unwrap();
-        realtime.connect("L0SM9cOFvHcCIhw=").await.unwrap();
+        let exp = Some(4_102_444_800);
+        realtime.connect("L0SM9cOFvHcCIhw=", exp).await.unwrap();
+        realtime.connect("L0SM9cOFvHcCIhw=", exp).await.unwrap();
         for bad in ["", "has space", "tab\t", &"x".repeat(129), "é"] {
             assert!(
-                matches!(realtime.connect(bad).await, Err(AppError::Invalid(_))),
+                matches!(realtime.connect(bad, exp).await, Err(AppError::Invalid(_))),
                 "{bad:?}"
             );
         }
+        assert!(matches!(
+            realtime.connect("expired=", Some(1)).await,
+            Err(AppError::Invalid(_))
+        ));
         let stored = store.list_connections().await.unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].id, "L0SM9cOFvHcCIhw=");

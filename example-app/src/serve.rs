@@ -28,6 +28,7 @@
 //! ```
 
 mod inflight;
+pub mod uploads;
 pub mod web_client;
 pub mod websocket;
 
@@ -41,7 +42,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm};
 use lamina_middleware::cors::CorsConfig;
-use lamina_middleware::init::{LocalServer, LocalServerOptions, WebSocketRoute, serve_local_with};
+use lamina_middleware::init::{
+    LocalServer, LocalServerOptions, WebSocketConnections, WebSocketRoute, serve_local_with,
+};
 use lamina_middleware::secrets::{DirectorySource, SecretCache};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -51,13 +54,14 @@ use crate::api::{self, ApiService, ApiState, LocalRoutes, Schemas};
 use crate::app::{App, MAX_UPLOAD_BYTES};
 use crate::dev_issuer::oidc::{CLIENT_ID, FlowState, SCOPES};
 use crate::dev_issuer::{AUDIENCE, DevIssuer, Lifetimes};
-use crate::domain::{ImageStatus, ImageUploaded};
+use crate::domain::{ImageStatus, ImageUploaded, is_image_id};
 use crate::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, LocalHub, blobs_dir};
 use crate::events::UploadProcessor;
 use crate::ports::ImageStore;
 use crate::realtime::Realtime;
 
 pub use inflight::DrainingService;
+use uploads::LocalUploads;
 pub use web_client::{OidcClientConfig, WebClient, WebClientConfig};
 use websocket::{RealtimeRoutes, WEBSOCKET_PATH};
 
@@ -180,13 +184,8 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     let (bus, events) = ChannelBus::new();
     let store = Arc::new(store);
     let blobs = Arc::new(blobs);
-    let app = App::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        blobs.clone(),
-        Arc::new(bus),
-    );
+    let app = App::new(store.clone(), store.clone(), store.clone(), blobs.clone());
+    let uploads = LocalUploads::new(store.clone(), blobs.clone(), Arc::new(bus));
 
     let issuer_url = format!("{base}/");
     let issuer = DevIssuer::load_or_create(&data_dir, issuer_url.clone())
@@ -204,6 +203,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         .build()
         .context("cannot build the token verifier")?;
     let state = ApiState::new(app, Schemas::load()?).with_local_routes(LocalRoutes {
+        uploads,
         issuer: Arc::new(issuer),
         flow: Arc::new(FlowState::default()),
         client_origins: options
@@ -230,11 +230,15 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     let cors = CorsConfig::new().allow_origins(origins);
     // `$connect` verifies with the API's own verifier (one JWKS cache) and records the connection
     // in the store the upload processor notifies from, through the hub.
-    let sockets = WebSocketRoute::new(
-        WEBSOCKET_PATH,
-        RealtimeRoutes::new(Realtime::new(store.clone()), verifier.clone()),
+    let websockets = WebSocketConnections::new();
+    let hub = LocalHub::with_websockets(websockets.clone());
+    let routes = RealtimeRoutes::new(
+        Realtime::new(store.clone()),
+        verifier.clone(),
+        hub.clone(),
+        store.clone(),
     );
-    let hub = LocalHub::with_websockets(sockets.connections());
+    let sockets = WebSocketRoute::new(WEBSOCKET_PATH, routes).with_connections(websockets);
     let api = api::service(state, verifier, cors).context("the CORS origins are not valid")?;
     let api = DrainingService::new(
         WebClient::new(api, &client).context("the web client's configuration is not valid")?,
@@ -247,7 +251,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         .with_context(|| format!("cannot serve on {bound}"))?;
 
     let recovery_images: Arc<dyn ImageStore> = store.clone();
-    let processor = UploadProcessor::new(store.clone(), blobs, store.clone(), store, Arc::new(hub));
+    let processor = UploadProcessor::new(store.clone(), blobs, store, Arc::new(hub));
     let (stop_events, stopped) = watch::channel(false);
     let recovery = Recovery {
         blob_dir: blobs_dir(&data_dir),
@@ -280,8 +284,7 @@ impl Recovery {
             let mut found = Vec::new();
             for entry in std::fs::read_dir(dir)?.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let canonical = uuid::Uuid::try_parse(&name).is_ok_and(|id| id.to_string() == name);
-                if canonical {
+                if is_image_id(&name) {
                     found.push((name, entry.metadata()?.len()));
                 }
             }

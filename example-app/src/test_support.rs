@@ -12,11 +12,15 @@ use lamina_middleware::auth::{JwtVerifier, SigningAlgorithm, VerificationKey};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+mod lagging;
+
+pub(crate) use lagging::LaggingImages;
+
 use crate::dev_issuer::{AUDIENCE, DevIssuer};
 use crate::domain::{Connection, Group, Image, ImageStatus, ImageUploaded};
 use crate::embedded::{EmbeddedStore, FileBlobStore, LocalHub, blobs_dir};
 use crate::events::UploadProcessor;
-use crate::ports::{BlobStore, ConnectionStore, GroupStore, ImageStore};
+use crate::ports::{BlobStore, ConnectionStore, GroupStore, ImageCatalog, ImageStore};
 
 pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
@@ -67,13 +71,17 @@ impl Fixture {
             images,
             Arc::new(self.blobs.clone()),
             Arc::new(self.store.clone()),
-            Arc::new(self.store.clone()),
             Arc::new(self.hub.clone()),
         )
     }
 
     /// A pending image record (not yet indexed), without bytes.
     pub(crate) async fn pending(&self, title: &str) -> Image {
+        self.pending_in(&self.store, title).await
+    }
+
+    /// A pending image record created through `images`, without bytes.
+    pub(crate) async fn pending_in(&self, images: &dyn ImageCatalog, title: &str) -> Image {
         let image_id = uuid::Uuid::new_v4().to_string();
         let image = Image {
             image_id: image_id.clone(),
@@ -85,7 +93,7 @@ impl Fixture {
             image_url: self.blobs.read_url(&image_id),
             thumbnail_url: None,
         };
-        self.store.create_image(&image).await.unwrap();
+        images.create_image(&image).await.unwrap();
         image
     }
 
@@ -116,11 +124,20 @@ impl Fixture {
 
     /// A client connected to the hub and recorded in the store.
     pub(crate) async fn client(&self) -> (String, mpsc::Receiver<Vec<u8>>) {
+        self.client_until(None).await
+    }
+
+    /// A client whose token expires at `expires_at` (epoch seconds).
+    pub(crate) async fn client_until(
+        &self,
+        expires_at: Option<u64>,
+    ) -> (String, mpsc::Receiver<Vec<u8>>) {
         let (id, rx) = self.hub.connect();
         self.store
             .add_connection(&Connection {
                 id: id.clone(),
                 timestamp: "t".into(),
+                expires_at,
             })
             .await
             .unwrap();

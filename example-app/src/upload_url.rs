@@ -16,7 +16,10 @@
 //! ```
 
 use hmac::{Hmac, KeyInit, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::Sha256;
+
+use crate::form_encoding;
 
 /// The longest query string [`verify`] reads; anything longer is malformed.
 const MAX_QUERY_LEN: usize = 2048;
@@ -59,14 +62,14 @@ pub fn sign(
     content_type: &str,
     max_bytes: u64,
 ) -> String {
-    let sig = hex_encode(
-        &mac(key, image_id, expires_unix, content_type, max_bytes)
+    let sig = hex::encode(
+        mac(key, image_id, expires_unix, content_type, max_bytes)
             .finalize()
             .into_bytes(),
     );
     format!(
         "expires={expires_unix}&type={}&max={max_bytes}&sig={sig}",
-        percent_encode(content_type)
+        utf8_percent_encode(content_type, QUERY_VALUE)
     )
 }
 
@@ -144,59 +147,22 @@ fn parse_number(text: &str) -> Result<u64, UploadUrlError> {
         .map_err(|_| UploadUrlError::Malformed("not a number"))
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// The characters a content type keeps in the query: RFC 3986's unreserved ones.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 fn hex_decode(text: &str) -> Result<Vec<u8>, UploadUrlError> {
     if text.len() != 64 {
         return Err(UploadUrlError::Malformed("signature is not 64 hex digits"));
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                .ok_or(UploadUrlError::Malformed("signature is not hex"))
-        })
-        .collect()
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    hex::decode(text).map_err(|_| UploadUrlError::Malformed("signature is not hex"))
 }
 
 fn percent_decode(text: &str) -> Result<String, UploadUrlError> {
-    let bad = UploadUrlError::Malformed("bad percent encoding");
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let pair = text.get(i + 1..i + 3).ok_or(bad.clone())?;
-                out.push(u8::from_str_radix(pair, 16).map_err(|_| bad.clone())?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad)
+    form_encoding::decode(text).ok_or(UploadUrlError::Malformed("bad percent encoding"))
 }
 
 #[cfg(test)]

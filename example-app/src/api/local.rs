@@ -10,7 +10,8 @@ use serde_json::json;
 use super::errors::json_response;
 use super::query::uuid_param;
 use super::{ApiState, HandlerResult, LocalRoutes};
-use crate::app::Upload;
+use crate::domain::is_blob_key;
+use crate::serve::uploads::Upload;
 
 /// The body of `POST /dev/token`.
 pub(super) const DEV_TOKEN_SCHEMA: &str = r#"{
@@ -53,16 +54,10 @@ pub(super) async fn upload(state: ApiState, req: Request) -> HandlerResult {
         body: Bytes::copy_from_slice(req.body().as_ref()),
         signing_key: key.expose(),
     };
-    state.app.accept_upload(upload).await?;
+    local.uploads.accept(upload).await?;
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
-}
-
-/// Whether `key` is a blob key the app makes: `<uuid>` or `<uuid>.thumb.png`.
-fn is_blob_key(key: &str) -> bool {
-    let id = key.strip_suffix(".thumb.png").unwrap_or(key);
-    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok_and(|uuid| uuid.to_string() == id)
 }
 
 /// `GET /files/{key}`: the bytes with their content type; any other key is a 404.
@@ -115,28 +110,4 @@ pub(super) async fn dev_token(state: ApiState, req: Request) -> HandlerResult {
         .issue(&body.user, now)
         .map_err(ApiError::internal)?;
     json_response(StatusCode::OK, &json!({ "token": token }))
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blob_key_table() {
-        let id = "0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b";
-        for (key, ok) in [
-            (id.to_owned(), true),
-            (format!("{id}.thumb.png"), true),
-            (id.to_uppercase(), false),
-            (format!("{id}.png"), false),
-            (format!("../{id}"), false),
-            ("..".to_owned(), false),
-            (format!("{id}/../x"), false),
-            ("dev-issuer.key".to_owned(), false),
-            (String::new(), false),
-        ] {
-            assert_eq!(is_blob_key(&key), ok, "{key}");
-        }
-    }
 }

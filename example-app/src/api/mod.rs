@@ -44,6 +44,7 @@ use tower::{Layer as _, ServiceBuilder, ServiceExt as _};
 use crate::app::App;
 use crate::dev_issuer::DevIssuer;
 use crate::dev_issuer::oidc::FlowState;
+use crate::serve::uploads::LocalUploads;
 
 /// The largest JSON request body (64 KiB); larger ones answer 413 before being parsed.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -75,9 +76,12 @@ impl Schemas {
     }
 }
 
-/// What the local-only routes need: the development issuer and the URL-signing key.
+/// What the local-only routes need: the development issuer, the URL-signing key and the
+/// local upload protocol.
 #[derive(Debug, Clone)]
 pub struct LocalRoutes {
+    /// Accepts the PUTs to upload URLs.
+    pub uploads: LocalUploads,
     /// Signs development tokens and publishes the JWKS.
     pub issuer: Arc<DevIssuer>,
     /// The sign-ins and codes of the issuer's OpenID Connect flow in progress.

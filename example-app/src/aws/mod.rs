@@ -2,11 +2,15 @@
 //!
 //! | port | adapter | service |
 //! |---|---|---|
-//! | `GroupStore`, `ImageStore`, `ConnectionStore` | [`DynamoDbStore`] | DynamoDB (tables made by [`create_tables`] or the template) |
+//! | `GroupStore` | [`DynamoDbGroups`] | DynamoDB, the groups table |
+//! | `ImageStore`, `ImageCatalog` | [`DynamoDbImages`] | DynamoDB, the images table (and, to create images, the groups table) |
+//! | `ConnectionStore` | [`DynamoDbConnections`] | DynamoDB, the connections table |
 //! | `BlobStore` | [`S3BlobStore`] | S3 (presigned PUTs for uploads) |
 //! | `EventBus` | [`SnsEventBus`] | SNS |
 //! | `Notifier` | [`ApiGatewayNotifier`] | API Gateway Management API |
-//! | `SearchIndex` | [`OpenSearchIndex`], [`IndexedByStream`] | OpenSearch Service (SigV4-signed HTTP) |
+//! | `ImageSearch`, `SearchIndex` | [`OpenSearchIndex`] | OpenSearch Service (SigV4-signed HTTP) |
+//!
+//! The tables are made by [`create_tables`] in tests, by the template on AWS.
 //!
 //! Each adapter takes an SDK client the caller built (region, endpoint, retries, tracing
 //! interceptors), so the same code runs on AWS and against `moto_server` in tests. Errors
@@ -14,7 +18,7 @@
 //! message, never a credential.
 //!
 //! ```no_run
-//! use udagram::aws::{DynamoDbStore, TableNames, create_tables};
+//! use udagram::aws::{DynamoDbGroups, TableNames, create_tables};
 //! use udagram::ports::GroupStore;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,8 +30,8 @@
 //! };
 //! let client = aws_sdk_dynamodb::Client::new(&config);
 //! create_tables(&client, &tables).await?; // tests only: on AWS the template makes them
-//! let store = DynamoDbStore::new(client, tables);
-//! let first_page = store.list_groups(&Default::default()).await?;
+//! let groups = DynamoDbGroups::new(client, tables.groups);
+//! let first_page = groups.list_groups(&Default::default()).await?;
 //! # let _ = first_page;
 //! # Ok(())
 //! # }
@@ -41,10 +45,12 @@ mod s3;
 mod sns;
 
 pub use notifier::ApiGatewayNotifier;
-pub use opensearch::{IndexedByStream, OpenSearchIndex, SIGNING_SERVICE};
+pub use opensearch::{OpenSearchIndex, SIGNING_SERVICE};
 pub use s3::S3BlobStore;
 pub use sns::SnsEventBus;
 
+pub(crate) use dynamodb::decode_item;
 pub use dynamodb::{
-    DynamoDbStore, GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, TableNames, create_tables,
+    DynamoDbConnections, DynamoDbGroups, DynamoDbImages, GROUPS_BY_TIME_INDEX, GroupsTable,
+    IMAGE_ID_INDEX, NoGroupsTable, TableNames, create_tables,
 };

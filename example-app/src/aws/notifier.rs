@@ -3,7 +3,8 @@
 //! The client's endpoint is the WebSocket stage's URL (`WEBSOCKET_ENDPOINT`,
 //! `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`), set by the caller. A
 //! connection that is gone answers 410 `GoneException`, which becomes [`PortError::Gone`] so
-//! that the caller forgets the connection.
+//! that the caller forgets the connection. [`Notifier::close`] is `DeleteConnection` (the
+//! function needs `execute-api:ManageConnections` on `DELETE/@connections/*` for it).
 
 use aws_sdk_apigatewaymanagement::{Client, primitives::Blob};
 
@@ -50,6 +51,34 @@ impl Notifier for ApiGatewayNotifier {
                         Err(PortError::Gone(connection_id.to_owned()))
                     } else {
                         Err(unavailable("PostToConnection", &error))
+                    }
+                }
+            }
+        })
+    }
+
+    /// `DeleteConnection`; a connection that is already gone (410) is fine.
+    fn close<'a>(&'a self, connection_id: &'a str) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .delete_connection()
+                .connection_id(connection_id)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    let gone = error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_gone_exception())
+                        || error
+                            .raw_response()
+                            .is_some_and(|r| r.status().as_u16() == 410);
+                    if gone {
+                        Ok(())
+                    } else {
+                        Err(unavailable("DeleteConnection", &error))
                     }
                 }
             }

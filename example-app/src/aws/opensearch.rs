@@ -1,6 +1,6 @@
-//! [`SearchIndex`] on an Amazon OpenSearch Service domain, over HTTP signed with SigV4
-//! (service `es`) using the Lambda's credentials, and [`IndexedByStream`] for the functions
-//! whose index is kept by the Images table's stream.
+//! [`ImageSearch`] and [`SearchIndex`] on an Amazon OpenSearch Service domain, over HTTP signed
+//! with SigV4 (service `es`) using the Lambda's credentials. The `api` function only searches;
+//! the `index-stream` function alone writes, from the Images table's stream.
 //!
 //! - Documents are the domain's serde form of an [`Image`] (`imageId`, `title`, `timestamp`,
 //!   ...), at `/{index}/_doc/{imageId}`; [`OpenSearchIndex::ensure_index`] creates the index
@@ -15,7 +15,11 @@
 //!   OpenSearch's error type; never a signature or credential.
 //!
 //! The HTTP client is hyper-util's with hyper-rustls: HTTPS on AWS, plain HTTP against
-//! `lamina_local::opensearch::OpenSearchServer` in tests.
+//! `lamina_local::opensearch::OpenSearchServer` in tests. Not the `opensearch` crate (2.4, with
+//! its `aws-auth` feature): it sends through `reqwest` 0.13, a second HTTP client and TLS
+//! configuration beside the SDK's hyper and rustls, in every function's binary, to make the four
+//! requests this adapter needs (create the index, put, delete, search), which are little code
+//! over `aws-sigv4` and the SDK's own credential provider.
 
 use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
 
@@ -38,7 +42,7 @@ use serde_json::{Value, json};
 
 use crate::{
     domain::{Image, MAX_PAGE_SIZE},
-    ports::{BoxFuture, PortError, SearchIndex},
+    ports::{BoxFuture, ImageSearch, PortError, SearchIndex},
 };
 
 /// The SigV4 service name of OpenSearch Service domains.
@@ -357,7 +361,9 @@ impl SearchIndex for OpenSearchIndex {
             }
         })
     }
+}
 
+impl ImageSearch for OpenSearchIndex {
     /// Limits above [`MAX_PAGE_SIZE`] are read as [`MAX_PAGE_SIZE`]; a query without a letter
     /// or digit (which matches nothing) and a limit of 0 answer at once with no hits. An index
     /// that does not exist yet (a fresh deployment, before the first image) has no hits either.
@@ -396,42 +402,6 @@ impl SearchIndex for OpenSearchIndex {
                 })
                 .collect()
         })
-    }
-}
-
-/// The [`SearchIndex`] of the API and upload functions: [`search`](SearchIndex::search) asks
-/// the inner index; [`index_image`](SearchIndex::index_image) and
-/// [`remove_image`](SearchIndex::remove_image) do nothing, because the Images table's stream
-/// (the `index-stream` function) keeps the index.
-#[derive(Debug, Clone)]
-pub struct IndexedByStream {
-    inner: Arc<dyn SearchIndex>,
-}
-
-impl IndexedByStream {
-    /// Searches through `inner` (an [`OpenSearchIndex`] on AWS).
-    pub fn new(inner: Arc<dyn SearchIndex>) -> Self {
-        Self { inner }
-    }
-}
-
-impl SearchIndex for IndexedByStream {
-    /// Nothing to do: the stream indexes the stored record.
-    fn index_image<'a>(&'a self, _image: &'a Image) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    /// Nothing to do: the stream removes deleted records.
-    fn remove_image<'a>(&'a self, _image_id: &'a str) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn search<'a>(
-        &'a self,
-        query: &'a str,
-        limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<Image>, PortError>> {
-        self.inner.search(query, limit)
     }
 }
 

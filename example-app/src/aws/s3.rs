@@ -1,8 +1,8 @@
 //! [`BlobStore`] on S3: one object per key in the images bucket, presigned PUTs for uploads.
 //!
-//! Keys are checked as the embedded store checks them ([`validate_key`]: a canonical UUID,
-//! optionally with [`THUMBNAIL_SUFFIX`](crate::embedded::THUMBNAIL_SUFFIX)), so no request
-//! reaches S3 with `..`, `/` or an empty key. An upload URL is a presigned `PutObject` with the
+//! Keys and content types are checked by the domain's rules, as the embedded store checks them
+//! ([`validate_key`], [`validate_content_type`]), so no request reaches S3 with `..`, `/`, an
+//! empty key or a type that is not an image's. An upload URL is a presigned `PutObject` with the
 //! content type among the signed headers: S3 refuses a PUT that declares another type. A
 //! presigned PUT cannot cap the size, so `max_bytes` is advisory here and the upload processor
 //! enforces it from the object's size.
@@ -13,24 +13,12 @@ use aws_sdk_s3::{Client, presigning::PresigningConfig, primitives::ByteStream};
 use bytes::Bytes;
 
 use super::error::unavailable;
-use crate::{
-    embedded::validate_key,
-    ports::{BlobStore, BoxFuture, PortError, UploadUrl},
+use crate::ports::{
+    BlobStore, BoxFuture, PortError, UploadUrl, validate_content_type, validate_key,
 };
 
 /// The content type stored objects without one are read back as.
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
-
-fn validate_content_type(content_type: &str) -> Result<(), PortError> {
-    let ok = !content_type.is_empty()
-        && content_type.len() <= 255
-        && content_type.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(PortError::Invalid("bad content type".into()))
-    }
-}
 
 /// The S3 adapter for image bytes. Clones share the client.
 #[derive(Debug, Clone)]

@@ -19,43 +19,12 @@ use std::{
 use bytes::Bytes;
 
 use crate::{
-    ports::{BlobStore, BoxFuture, PortError, UploadUrl},
+    ports::{BlobStore, BoxFuture, PortError, UploadUrl, validate_content_type, validate_key},
     upload_url,
 };
 
 const HEADER_PREFIX: &[u8] = b"udagram-blob/1 ";
 const TEMP_SUFFIX: &str = ".tmp";
-/// The suffix of a thumbnail's key.
-pub const THUMBNAIL_SUFFIX: &str = ".thumb.png";
-
-/// Checks a blob key: a lower-case hyphenated UUID, optionally followed by `.thumb.png`.
-/// Anything else (`..`, `/`, absolute paths, NUL, empty) is [`PortError::Invalid`].
-pub fn validate_key(key: &str) -> Result<(), PortError> {
-    let id = key.strip_suffix(THUMBNAIL_SUFFIX).unwrap_or(key);
-    match uuid::Uuid::try_parse(id) {
-        Ok(uuid) if uuid.hyphenated().to_string() == id => Ok(()),
-        _ => Err(PortError::Invalid(format!(
-            "bad blob key {:?}",
-            truncate(key)
-        ))),
-    }
-}
-
-fn truncate(text: &str) -> String {
-    text.chars().take(64).collect()
-}
-
-fn validate_content_type(content_type: &str) -> Result<(), PortError> {
-    let ok = !content_type.is_empty()
-        && content_type.len() <= 255
-        && content_type.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(PortError::Invalid("bad content type".into()))
-    }
-}
-
 fn io_error(what: &str, error: std::io::Error) -> PortError {
     PortError::Unavailable(format!("{what}: {error}"))
 }

@@ -16,9 +16,15 @@ impl ConnectionStore for EmbeddedStore {
         let connection = connection.clone();
         Box::pin(self.db.write(move |tx| {
             tx.execute(
-                "INSERT INTO connections (id, timestamp) VALUES (?1, ?2) \
+                "INSERT INTO connections (id, timestamp, expires_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (id) DO NOTHING",
-                params![connection.id, connection.timestamp],
+                params![
+                    connection.id,
+                    connection.timestamp,
+                    connection
+                        .expires_at
+                        .and_then(|exp| i64::try_from(exp).ok())
+                ],
             )
             .map_err(unavailable)?;
             Ok(())
@@ -37,13 +43,17 @@ impl ConnectionStore for EmbeddedStore {
     fn list_connections(&self) -> BoxFuture<'_, Result<Vec<Connection>, PortError>> {
         Box::pin(self.db.read(|conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT id, timestamp FROM connections ORDER BY timestamp, id")
+                .prepare_cached(
+                    "SELECT id, timestamp, expires_at FROM connections ORDER BY timestamp, id",
+                )
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map([], |row| {
+                    let expires_at: Option<i64> = row.get(2)?;
                     Ok(Connection {
                         id: row.get(0)?,
                         timestamp: row.get(1)?,
+                        expires_at: expires_at.and_then(|exp| u64::try_from(exp).ok()),
                     })
                 })
                 .map_err(unavailable)?;

@@ -116,6 +116,20 @@ impl Notifier for LocalHub {
             }
         })
     }
+
+    /// An in-process client's receiver ends (after the messages already queued); a WebSocket
+    /// gets close code 1000 after its queued messages (lamina-middleware's
+    /// [`WebSocketConnections::close`], the twin of `DeleteConnection`).
+    fn close<'a>(&'a self, connection_id: &'a str) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            if self.lock().remove(connection_id).is_none()
+                && let Some(websockets) = &self.websockets
+            {
+                websockets.close(connection_id);
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

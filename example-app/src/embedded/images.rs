@@ -11,7 +11,7 @@ use super::{
 use crate::{
     domain::{Image, ImageStatus, Page, PageRequest},
     page_key::{PageKey, checked_limit, into_page},
-    ports::{BoxFuture, ImageStore, PortError},
+    ports::{BoxFuture, ImageCatalog, ImageStore, PortError},
 };
 
 /// The columns of an image, in the order [`image_from_row`] reads them.
@@ -100,7 +100,7 @@ fn list_page(
     }
 }
 
-impl ImageStore for EmbeddedStore {
+impl ImageCatalog for EmbeddedStore {
     fn create_image<'a>(&'a self, image: &'a Image) -> BoxFuture<'a, Result<(), PortError>> {
         let image = image.clone();
         Box::pin(self.db.write(move |tx| {
@@ -129,7 +129,9 @@ impl ImageStore for EmbeddedStore {
             reindex_title(tx, &image.image_id)
         }))
     }
+}
 
+impl ImageStore for EmbeddedStore {
     fn get_image<'a>(
         &'a self,
         image_id: &'a str,
@@ -173,10 +175,10 @@ impl ImageStore for EmbeddedStore {
 
     fn mark_ready<'a>(
         &'a self,
-        image_id: &'a str,
+        image: &'a Image,
         thumbnail_url: &'a str,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
-        let (image_id, thumbnail_url) = (image_id.to_owned(), thumbnail_url.to_owned());
+        let (image_id, thumbnail_url) = (image.image_id.clone(), thumbnail_url.to_owned());
         Box::pin(self.db.write(move |tx| {
             let changed = tx
                 .execute(

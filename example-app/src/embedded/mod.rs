@@ -43,7 +43,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-pub use blobs::{FileBlobStore, THUMBNAIL_SUFFIX, validate_key};
+pub use blobs::FileBlobStore;
 pub use bus::{ChannelBus, DEFAULT_CAPACITY};
 pub use hub::{CONNECTION_BUFFER, LocalHub};
 

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     domain::{Image, MAX_PAGE_SIZE},
-    ports::{BoxFuture, PortError, SearchIndex},
+    ports::{BoxFuture, ImageSearch, PortError, SearchIndex},
 };
 
 /// At most this many words of a query are used.
@@ -125,7 +125,9 @@ impl SearchIndex for EmbeddedStore {
             Ok(())
         }))
     }
+}
 
+impl ImageSearch for EmbeddedStore {
     /// Limits above [`MAX_PAGE_SIZE`] are read as [`MAX_PAGE_SIZE`].
     fn search<'a>(
         &'a self,

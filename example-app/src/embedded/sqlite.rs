@@ -21,7 +21,7 @@ use super::readers::ReaderPool;
 use crate::ports::PortError;
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// How many read-only connections serve lookups and listings.
 const READERS: usize = 4;
@@ -66,6 +66,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS image_titles USING fts5 (
     tokenize = 'unicode61 remove_diacritics 2'
 );
 ";
+
+/// Version 2: when a connection's token expires (`NULL` for the rows of version 1).
+const SCHEMA_V2: &str = "ALTER TABLE connections ADD COLUMN expires_at INTEGER;";
 
 /// A shared handle on the database: cheap to clone.
 #[derive(Debug, Clone)]
@@ -207,6 +210,9 @@ fn migrate(conn: &mut Connection) -> Result<(), PortError> {
     if version < 1 {
         tx.execute_batch(SCHEMA_V1).map_err(unavailable)?;
     }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2).map_err(unavailable)?;
+    }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
         .map_err(unavailable)?;
     tx.commit().map_err(unavailable)
@@ -247,7 +253,7 @@ mod tests {
             .await
             .unwrap();
         // synchronous: 2 is FULL.
-        assert_eq!(got, ["wal", "2", "1", "5000", "1"].map(String::from));
+        assert_eq!(got, ["wal", "2", "1", "5000", "2"].map(String::from));
         let writer = db
             .write(|tx| {
                 Ok([
@@ -306,12 +312,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_version_1_database_gains_token_expiry_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO connections VALUES ('old=', 't'); PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        let rows = db
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT id, expires_at, (SELECT user_version FROM pragma_user_version) \
+                     FROM connections",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .map_err(unavailable)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, ("old=".to_owned(), None::<i64>, SCHEMA_VERSION));
+    }
+
+    #[tokio::test]
     async fn failed_writes_roll_back() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.sqlite3")).unwrap();
         let err = db
             .write(|tx| {
-                tx.execute("INSERT INTO connections VALUES ('a', 't')", [])
+                tx.execute("INSERT INTO connections VALUES ('a', 't', NULL)", [])
                     .map_err(unavailable)?;
                 Err::<(), _>(PortError::Invalid("no".into()))
             })
@@ -335,7 +369,7 @@ mod tests {
         let _ = std::thread::spawn(move || {
             let guard = raw.lock().unwrap();
             guard
-                .execute_batch("BEGIN; INSERT INTO connections VALUES ('x', 't');")
+                .execute_batch("BEGIN; INSERT INTO connections VALUES ('x', 't', NULL);")
                 .unwrap();
             panic!("poison the lock mid-transaction");
         })
@@ -343,7 +377,7 @@ mod tests {
         assert!(db.raw().is_poisoned());
         // The panicking thread left a transaction open: it is rolled back, and writes work.
         db.write(|tx| {
-            tx.execute("INSERT INTO connections VALUES ('y', 't')", [])
+            tx.execute("INSERT INTO connections VALUES ('y', 't', NULL)", [])
                 .map_err(unavailable)
         })
         .await

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use super::*;
 use crate::{
     domain::{Connection, Group, Image, ImageStatus, PageRequest},
-    ports::{ConnectionStore, GroupStore, ImageStore, SearchIndex},
+    ports::{ConnectionStore, GroupStore, ImageCatalog, ImageSearch, ImageStore, SearchIndex},
 };
 
 fn uuid() -> String {
@@ -239,12 +239,24 @@ async fn images_create_get_list_and_mark_ready() {
     );
 
     let id = &images[1].image_id;
-    assert!(store.mark_ready(id, "http://x/files/thumb").await.unwrap());
     assert!(
-        !store.mark_ready(id, "http://x/other").await.unwrap(),
+        store
+            .mark_ready(&images[1], "http://x/files/thumb")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_ready(&images[1], "http://x/other")
+            .await
+            .unwrap(),
         "idempotent"
     );
-    assert!(!store.mark_ready(&uuid(), "u").await.unwrap());
+    let unknown = Image {
+        image_id: uuid(),
+        ..images[1].clone()
+    };
+    assert!(!store.mark_ready(&unknown, "u").await.unwrap());
     let ready = store.get_image(id).await.unwrap().unwrap();
     assert_eq!(ready.status, ImageStatus::Ready);
     assert_eq!(ready.thumbnail_url.as_deref(), Some("http://x/files/thumb"));
@@ -256,6 +268,7 @@ async fn connections_are_idempotent() {
     let c = Connection {
         id: "c1".into(),
         timestamp: at(1),
+        expires_at: Some(1_900_000_000),
     };
     store.add_connection(&c).await.unwrap();
     store.add_connection(&c).await.unwrap();
@@ -263,10 +276,13 @@ async fn connections_are_idempotent() {
         .add_connection(&Connection {
             id: "c2".into(),
             timestamp: at(2),
+            expires_at: None,
         })
         .await
         .unwrap();
-    assert_eq!(store.list_connections().await.unwrap().len(), 2);
+    let listed = store.list_connections().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], c, "the token's expiry is kept");
     store.remove_connection("c1").await.unwrap();
     store.remove_connection("c1").await.unwrap();
     let left = store.list_connections().await.unwrap();
@@ -364,7 +380,7 @@ async fn search_is_literal_ranked_limited_and_deduplicated() {
     let tabby = &images[6];
     store.index_image(tabby).await.unwrap();
     store.index_image(tabby).await.unwrap();
-    assert!(store.mark_ready(&tabby.image_id, "t").await.unwrap());
+    assert!(store.mark_ready(tabby, "t").await.unwrap());
     let found = store.search("tabby", 10).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].status, ImageStatus::Ready);

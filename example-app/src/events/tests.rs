@@ -9,10 +9,10 @@ use image::ImageFormat;
 
 use super::*;
 use crate::{
-    domain::Connection,
+    domain::{Connection, thumbnail_key},
     embedded::ChannelBus,
-    ports::EventBus,
-    test_support::{encode, fixture},
+    ports::{EventBus, ImageSearch as _},
+    test_support::{LaggingImages, encode, fixture},
 };
 
 #[tokio::test]
@@ -25,6 +25,7 @@ async fn png_and_jpeg_uploads_become_ready_with_thumbnails_and_notices() {
         .add_connection(&Connection {
             id: "stale".into(),
             timestamp: "t".into(),
+            expires_at: None,
         })
         .await
         .unwrap();
@@ -44,7 +45,7 @@ async fn png_and_jpeg_uploads_become_ready_with_thumbnails_and_notices() {
             }
         );
 
-        let thumb_key = format!("{}{THUMBNAIL_SUFFIX}", event.image_id);
+        let thumb_key = thumbnail_key(&event.image_id);
         let (png, thumb_type) = f.blobs.get_blob(&thumb_key).await.unwrap().unwrap();
         assert_eq!(thumb_type, "image/png");
         let thumb = image::load_from_memory_with_format(&png, ImageFormat::Png).unwrap();
@@ -90,7 +91,7 @@ async fn the_same_event_twice_changes_nothing() {
         f.processor().process(&event).await.unwrap(),
         ProcessOutcome::Ready { .. }
     ));
-    let thumb_key = format!("{}{THUMBNAIL_SUFFIX}", event.image_id);
+    let thumb_key = thumbnail_key(&event.image_id);
     let before = (
         f.image(&event.image_id).await,
         f.blobs.get_blob(&thumb_key).await.unwrap(),
@@ -155,7 +156,7 @@ async fn unusable_uploads_stay_pending_with_a_logged_reason() {
             (image.status, image.thumbnail_url),
             (ImageStatus::Pending, None)
         );
-        let thumb_key = format!("{}{THUMBNAIL_SUFFIX}", event.image_id);
+        let thumb_key = thumbnail_key(&event.image_id);
         assert_eq!(f.blobs.get_blob(&thumb_key).await.unwrap(), None);
         let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
         assert!(
@@ -170,16 +171,16 @@ async fn unusable_uploads_stay_pending_with_a_logged_reason() {
 }
 
 #[tokio::test]
-async fn unknown_images_and_missing_blobs_change_nothing() {
+async fn unknown_images_are_retried_and_missing_blobs_change_nothing() {
     let f = fixture().await;
     let unknown = ImageUploaded {
         image_id: uuid::Uuid::new_v4().to_string(),
         size: 1,
     };
-    assert_eq!(
-        f.processor().process(&unknown).await.unwrap(),
-        ProcessOutcome::UnknownImage
-    );
+    assert!(matches!(
+        f.processor().process(&unknown).await,
+        Err(PortError::NotVisibleYet(_))
+    ));
     let event = f.upload("no blob", Vec::new(), "image/png").await;
     std::fs::remove_file(f.dir().join("blobs").join(&event.image_id)).unwrap();
     assert_eq!(
@@ -237,4 +238,132 @@ async fn uploads_over_the_size_limit_stay_pending_whatever_the_event_says() {
         );
         assert_eq!(f.image(&event.image_id).await.status, ImageStatus::Pending);
     }
+}
+
+#[tokio::test]
+async fn an_image_the_index_does_not_show_yet_is_read_again_then_redelivered() {
+    let f = fixture().await;
+    let (_id, mut rx) = f.client().await;
+    // Hidden for 4 reads: more than one processing (3 reads), less than two.
+    let images = Arc::new(LaggingImages::new(f.store.clone(), 4));
+    let image = f.pending_in(images.as_ref(), "late").await;
+    let bytes = encode(40, 40, ImageFormat::Png);
+    let size = bytes.len() as u64;
+    f.blobs
+        .put_blob(&image.image_id, bytes.into(), "image/png")
+        .await
+        .unwrap();
+    let event = ImageUploaded {
+        image_id: image.image_id.clone(),
+        size,
+    };
+    let processor = f.processor_with_images(images.clone());
+
+    // Not dropped as unknown: an error, so that the event is delivered again.
+    let error = processor.process(&event).await.unwrap_err();
+    assert_eq!(
+        error,
+        PortError::NotVisibleYet(format!("image {}", image.image_id))
+    );
+    assert_eq!(
+        images.lagging_reads(&image.image_id),
+        1,
+        "3 reads were made"
+    );
+    assert_eq!(f.image(&image.image_id).await.status, ImageStatus::Pending);
+    assert!(rx.try_recv().is_err());
+
+    // The redelivery reads once more in vain, then finds it.
+    let outcome = processor.process(&event).await.unwrap();
+    assert_eq!(
+        outcome,
+        ProcessOutcome::Ready {
+            notified: 1,
+            removed: 0
+        }
+    );
+    assert_eq!(f.image(&image.image_id).await.status, ImageStatus::Ready);
+    assert!(rx.try_recv().is_ok());
+}
+
+#[tokio::test]
+async fn a_ready_image_the_index_still_shows_pending_is_marked_once() {
+    let f = fixture().await;
+    let images = Arc::new(LaggingImages::new(f.store.clone(), 5));
+    let event = f
+        .upload("twice", encode(20, 20, ImageFormat::Png), "image/png")
+        .await;
+    let processor = f
+        .processor_with_images(images.clone())
+        .with_visibility_retry(VisibilityRetry {
+            reads: 1,
+            first_wait: std::time::Duration::ZERO,
+        });
+    assert!(matches!(
+        processor.process(&event).await.unwrap(),
+        ProcessOutcome::Ready { .. }
+    ));
+    // The index still shows it pending: the write on the record's own key tells the truth.
+    assert_eq!(
+        images
+            .get_image(&event.image_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ImageStatus::Pending
+    );
+    assert_eq!(
+        processor.process(&event).await.unwrap(),
+        ProcessOutcome::AlreadyReady
+    );
+}
+
+/// The clock at a fixed second.
+#[derive(Debug)]
+struct At(i64);
+
+impl Clock for At {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(self.0).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn connections_whose_token_expired_are_told_closed_and_forgotten() {
+    let f = fixture().await;
+    let now = 1_900_000_000;
+    let (valid, mut rx_valid) = f.client_until(Some(now + 1)).await;
+    let (expired, mut rx_expired) = f.client_until(Some(now)).await;
+    let event = f
+        .upload("x", encode(20, 20, ImageFormat::Png), "image/png")
+        .await;
+    let processor = f
+        .processor()
+        .with_clock(Arc::new(At(i64::try_from(now).unwrap())));
+    assert_eq!(
+        processor.process(&event).await.unwrap(),
+        ProcessOutcome::Ready {
+            notified: 1,
+            removed: 1
+        }
+    );
+    let notice: serde_json::Value = serde_json::from_slice(&rx_valid.try_recv().unwrap()).unwrap();
+    assert_eq!(notice["type"], "imageReady");
+    assert_eq!(
+        rx_expired.recv().await.unwrap(),
+        TOKEN_EXPIRED_NOTICE.as_bytes(),
+        "told why, and nothing else"
+    );
+    assert_eq!(rx_expired.recv().await, None, "closed");
+    let left: Vec<String> = f
+        .store
+        .list_connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, [valid]);
+    assert!(!left.contains(&expired));
 }

@@ -11,8 +11,10 @@ use lamina_tracing::aws_sdk::XrayInterceptor;
 
 use super::config::{AuthConfig, BucketConfig, SearchConfig};
 use super::runtime::{RunError, init_failed};
-use crate::aws::{ApiGatewayNotifier, DynamoDbStore, OpenSearchIndex, S3BlobStore, TableNames};
-use crate::ports::{BoxFuture, EventBus, PortError};
+use crate::aws::{
+    ApiGatewayNotifier, DynamoDbConnections, DynamoDbGroups, DynamoDbImages, OpenSearchIndex,
+    S3BlobStore,
+};
 
 /// The shared SDK configuration (credentials and region straight from Lambda's environment;
 /// `AWS_ENDPOINT_URL` honoured, for moto in tests).
@@ -55,42 +57,23 @@ pub(crate) fn search_index(
         .map_err(|e| init_failed("the search index (SEARCH_ENDPOINT, SEARCH_INDEX)")(&e))
 }
 
-/// The DynamoDB store over the tables a function was given. Tables a function does not use
-/// are left unnamed: the store only reaches a table when a use case touches it.
-pub(crate) fn store(
-    sdk: &SdkConfig,
-    groups: &str,
-    images: &str,
-    connections: &str,
-) -> Arc<DynamoDbStore> {
-    Arc::new(DynamoDbStore::new(
-        dynamodb(sdk),
-        TableNames {
-            groups: groups.to_owned(),
-            images: images.to_owned(),
-            connections: connections.to_owned(),
-        },
-    ))
+/// The groups adapter over the groups table a function was given.
+pub(crate) fn groups(client: &aws_sdk_dynamodb::Client, table: &str) -> Arc<DynamoDbGroups> {
+    Arc::new(DynamoDbGroups::new(client.clone(), table))
 }
 
-/// The [`EventBus`] of the `api` function. On AWS an upload is announced by the bucket's own
-/// notification (S3 to SNS), never by the API: its bytes go straight to S3 through the
-/// presigned URL, so [`App::accept_upload`](crate::app::App::accept_upload) (the local server's upload route) is not reachable
-/// and nothing is ever published here. A call would be a wiring mistake, answered as such.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AnnouncedByBucket;
+/// The images adapter over the images table a function was given: reads and `mark_ready`;
+/// `.with_groups_table(..)` for a function that creates images.
+pub(crate) fn images(client: &aws_sdk_dynamodb::Client, table: &str) -> DynamoDbImages {
+    DynamoDbImages::new(client.clone(), table)
+}
 
-impl EventBus for AnnouncedByBucket {
-    fn publish<'a>(
-        &'a self,
-        _event: &'a crate::domain::ImageUploaded,
-    ) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(async {
-            Err(PortError::Unavailable(
-                "on AWS uploads are announced by the bucket's notifications".into(),
-            ))
-        })
-    }
+/// The connections adapter over the connections table a function was given.
+pub(crate) fn connections(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Arc<DynamoDbConnections> {
+    Arc::new(DynamoDbConnections::new(client.clone(), table))
 }
 
 pub(crate) fn verifier(auth: &AuthConfig) -> Result<JwtVerifier, RunError> {

@@ -33,7 +33,8 @@ use tower::{Layer, Service};
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
-use crate::lambda::{is_image_id, record_metric};
+use crate::domain::is_image_id;
+use crate::lambda::record_metric;
 
 /// The metric counting groups created.
 pub const GROUPS_CREATED_METRIC: &str = "GroupsCreated";
@@ -183,7 +184,6 @@ mod tests {
     use super::*;
     use crate::api::{ApiState, Schemas, service};
     use crate::app::App;
-    use crate::embedded::ChannelBus;
     use crate::test_support::{fixture, issuer, now, verifier};
 
     /// The `annotation.*` and status fields of every `api.request` span.
@@ -273,13 +273,11 @@ mod tests {
     async fn requests_carry_the_ids_of_their_route_as_annotations() {
         let f = fixture().await;
         let store = Arc::new(f.store.clone());
-        let (bus, _events) = ChannelBus::new();
         let app = App::new(
             store.clone(),
             store.clone(),
             store,
             Arc::new(f.blobs.clone()),
-            Arc::new(bus),
         );
         let api = ApiTraceLayer.layer(
             service(

@@ -8,7 +8,7 @@
 //! | function | required | optional |
 //! |---|---|---|
 //! | `api` | `GROUPS_TABLE`, `IMAGES_TABLE`, `IMAGES_BUCKET`, `IMAGES_PUBLIC_URL`, `SEARCH_ENDPOINT`, `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE` | `S3_FORCE_PATH_STYLE`, `SEARCH_INDEX` |
-//! | `process-upload` | `IMAGES_TABLE`, `CONNECTIONS_TABLE`, `IMAGES_BUCKET`, `IMAGES_PUBLIC_URL`, `SEARCH_ENDPOINT`, `WEBSOCKET_ENDPOINT` | `S3_FORCE_PATH_STYLE`, `SEARCH_INDEX` |
+//! | `process-upload` | `IMAGES_TABLE`, `CONNECTIONS_TABLE`, `IMAGES_BUCKET`, `IMAGES_PUBLIC_URL`, `WEBSOCKET_ENDPOINT` | `S3_FORCE_PATH_STYLE` |
 //! | `index-stream` | `SEARCH_ENDPOINT` | `SEARCH_INDEX` |
 //! | `ws-connect`, `ws-disconnect` | `CONNECTIONS_TABLE` | |
 //! | `authorizer` | `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE` | |
@@ -130,8 +130,6 @@ pub struct UploadConfig {
     pub connections_table: String,
     /// The bucket.
     pub bucket: BucketConfig,
-    /// The search domain (the processor's index is fed by the stream; see the module docs).
-    pub search: SearchConfig,
     /// `WEBSOCKET_ENDPOINT`.
     pub websocket_endpoint: String,
 }
@@ -293,8 +291,9 @@ impl ApiConfig {
 impl UploadConfig {
     from_env!();
 
-    /// Reads `IMAGES_TABLE`, `CONNECTIONS_TABLE`, the bucket and search variables and
-    /// `WEBSOCKET_ENDPOINT` through `lookup`.
+    /// Reads `IMAGES_TABLE`, `CONNECTIONS_TABLE`, the bucket variables and
+    /// `WEBSOCKET_ENDPOINT` through `lookup` (not the search domain's: the Images table's stream
+    /// indexes a ready image, not this function).
     ///
     /// # Errors
     /// A [`ConfigError`] naming the first missing or malformed variable.
@@ -304,7 +303,6 @@ impl UploadConfig {
             images_table: env.table(IMAGES_TABLE)?,
             connections_table: env.table(CONNECTIONS_TABLE)?,
             bucket: env.bucket()?,
-            search: env.search()?,
             websocket_endpoint: env.url(WEBSOCKET_ENDPOINT)?,
         })
     }
@@ -501,7 +499,7 @@ mod tests {
         let mut env = full();
         env.insert(SEARCH_INDEX, "udagram-images");
         assert_eq!(
-            UploadConfig::from_lookup(with(&env)).unwrap().search.index,
+            ApiConfig::from_lookup(with(&env)).unwrap().search.index,
             "udagram-images"
         );
     }

@@ -62,7 +62,6 @@ pub mod api;
 pub mod config;
 pub mod runtime;
 
-pub use adapters::AnnouncedByBucket;
 pub mod stream;
 pub mod upload;
 pub mod websocket;
@@ -135,13 +134,6 @@ pub(crate) fn record_metric(name: &str, value: usize) {
             tracing::warn!(%error, name, "metric not recorded");
         }
     }
-}
-
-/// Whether `key` is an image id: a UUID in its canonical form (lowercase, hyphenated), as
-/// [`crate::app::App`] makes them. Thumbnails (`<id>.thumb.png`) are not.
-#[must_use]
-pub fn is_image_id(key: &str) -> bool {
-    uuid::Uuid::parse_str(key).is_ok_and(|id| id.hyphenated().to_string() == key)
 }
 
 #[cfg(test)]

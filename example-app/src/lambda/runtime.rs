@@ -40,8 +40,8 @@ use tracing_subscriber::prelude::*;
 
 use super::Handler;
 use super::adapters::{
-    AnnouncedByBucket, blob_store, notifier, prefetch_keys, sdk_config, search_index, store,
-    verifier,
+    blob_store, connections, dynamodb, groups, images, notifier, prefetch_keys, sdk_config,
+    search_index, verifier,
 };
 use super::api::{ApiTraceLayer, without_stage};
 use super::config::{
@@ -52,7 +52,6 @@ use super::upload::handle_uploads;
 use super::websocket::{handle_authorizer, handle_connect, handle_disconnect};
 use crate::api::{ApiState, Schemas};
 use crate::app::App;
-use crate::aws::IndexedByStream;
 use crate::events::UploadProcessor;
 use crate::ports::SearchIndex;
 use crate::realtime::Realtime;
@@ -232,19 +231,15 @@ pub async fn run_api() -> Result<(), RunError> {
     let config = ApiConfig::from_env()?;
     let layers = invocation_layers(Handler::Api)?;
     let sdk = sdk_config().await;
-    let store = store(&sdk, &config.groups_table, &config.images_table, "");
-    let search: Arc<dyn SearchIndex> = Arc::new(IndexedByStream::new(Arc::new(search_index(
-        &sdk,
-        &config.search,
-    )?)));
+    let dynamodb = dynamodb(&sdk);
+    let groups = groups(&dynamodb, &config.groups_table);
+    let images =
+        Arc::new(images(&dynamodb, &config.images_table).with_groups_table(&*config.groups_table));
+    // Only searches: the Images table's stream keeps the index (`index-stream`), and the
+    // bucket's notification announces uploads, so the API has neither a writer nor a bus.
+    let search = Arc::new(search_index(&sdk, &config.search)?);
     let blobs = Arc::new(blob_store(&sdk, &config.bucket));
-    let app = App::new(
-        store.clone(),
-        store,
-        search,
-        blobs,
-        Arc::new(AnnouncedByBucket),
-    );
+    let app = App::new(groups, images, search, blobs);
     let schemas = Schemas::load().map_err(|e| init_failed("the request schemas")(&e))?;
     let verifier = verifier(&config.auth)?;
     prefetch_keys(&verifier).await;
@@ -272,17 +267,12 @@ pub async fn run_process_upload() -> Result<(), RunError> {
     let config = UploadConfig::from_env()?;
     let layers = invocation_layers(Handler::ProcessUpload)?;
     let sdk = sdk_config().await;
-    let store = store(&sdk, "", &config.images_table, &config.connections_table);
-    // The stream indexes the record once it turns ready; the processor's index is a no-op.
-    let search: Arc<dyn SearchIndex> = Arc::new(IndexedByStream::new(Arc::new(search_index(
-        &sdk,
-        &config.search,
-    )?)));
+    let dynamodb = dynamodb(&sdk);
+    // No groups table: it creates no image, and marks one ready by its own key.
     let processor = UploadProcessor::new(
-        store.clone(),
+        Arc::new(images(&dynamodb, &config.images_table)),
         Arc::new(blob_store(&sdk, &config.bucket)),
-        search,
-        store,
+        connections(&dynamodb, &config.connections_table),
         Arc::new(notifier(&sdk, &config.websocket_endpoint)),
     );
     let handler = layers.service(service_fn(move |event: LambdaEvent<SnsEvent>| {
@@ -323,10 +313,8 @@ pub async fn run_index_stream() -> Result<(), RunError> {
 async fn realtime() -> Result<Realtime, RunError> {
     let config = ConnectionsConfig::from_env()?;
     let sdk = sdk_config().await;
-    Ok(Realtime::new(store(
-        &sdk,
-        "",
-        "",
+    Ok(Realtime::new(connections(
+        &dynamodb(&sdk),
         &config.connections_table,
     )))
 }
@@ -408,19 +396,5 @@ mod tests {
         let config = RunError::from(ConfigError::Missing("CONNECTIONS_TABLE"));
         assert!(config.to_string().contains("CONNECTIONS_TABLE"));
         assert!(!RunError::Runtime("gone".into()).is_init());
-    }
-
-    #[tokio::test]
-    async fn the_api_bus_refuses_to_publish() {
-        use crate::ports::{EventBus as _, PortError};
-
-        let event = crate::domain::ImageUploaded {
-            image_id: "x".into(),
-            size: 1,
-        };
-        assert!(matches!(
-            AnnouncedByBucket.publish(&event).await,
-            Err(PortError::Unavailable(_))
-        ));
     }
 }

@@ -1,7 +1,7 @@
 //! `index-stream`: the Images table's DynamoDB stream keeps the search index in step.
 //!
-//! `INSERT` and `MODIFY` put the record's `NewImage`, read as a [`domain::Image`](Image), into
-//! the index; `REMOVE` deletes the document of the image named by the record's `Keys` (the
+//! `INSERT` and `MODIFY` put the record's `NewImage`, read as a [`domain::Image`](Image) by the
+//! same decoder as the DynamoDB adapter's, into the index; `REMOVE` deletes the document of the image named by the record's `Keys` (the
 //! table's range key `createdKey` is `<timestamp>#<imageId>`; a `NEW_IMAGE` stream carries no
 //! old image). A record that cannot be read is logged and skipped: it would fail the same way
 //! on every retry and block the shard until it expires.
@@ -16,8 +16,10 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use serde_dynamo::AttributeValue;
 use tracing::Instrument as _;
 
+use crate::aws::decode_item;
 use crate::domain::Image;
-use crate::lambda::{is_image_id, record_metric};
+use crate::domain::is_image_id;
+use crate::lambda::record_metric;
 use crate::ports::{PortError, SearchIndex};
 
 /// The metric counting documents written to the index.
@@ -58,7 +60,7 @@ pub enum MalformedRecord {
 pub fn change_of(record: &EventRecord) -> Result<IndexChange, MalformedRecord> {
     match record.event_name.as_str() {
         "INSERT" | "MODIFY" => {
-            let image: Image = serde_dynamo::from_item(record.change.new_image.clone())
+            let image: Image = decode_item(record.change.new_image.clone(), "new image")
                 .map_err(|e| MalformedRecord::BadImage(e.to_string()))?;
             if !is_image_id(&image.image_id) {
                 return Err(MalformedRecord::BadImage("imageId is not a UUID".into()));

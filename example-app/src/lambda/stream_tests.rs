@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::domain::ImageStatus;
-use crate::ports::BoxFuture;
+use crate::ports::{BoxFuture, ImageSearch};
 use crate::test_support::fixture;
 
 /// A stream record of the Images table (`NEW_IMAGE` view) for `image`, or only its keys for
@@ -94,9 +94,6 @@ impl SearchIndex for RecordingIndex {
     }
     fn remove_image<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), PortError>> {
         Box::pin(async move { self.call(format!("remove {image_id}"), image_id) })
-    }
-    fn search<'a>(&'a self, _: &'a str, _: u32) -> BoxFuture<'a, Result<Vec<Image>, PortError>> {
-        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
@@ -218,10 +215,11 @@ async fn the_embedded_index_follows_the_stream() {
     let f = fixture().await;
     let stored = f.pending("harbour at dusk").await;
     let store: &dyn SearchIndex = &f.store;
-    assert_eq!(store.search("harbour", 10).await.unwrap().len(), 1);
+    let search: &dyn ImageSearch = &f.store;
+    assert_eq!(search.search("harbour", 10).await.unwrap().len(), 1);
 
     handle_stream(store, event(vec![record("REMOVE", 1, &stored)])).await;
-    assert!(store.search("harbour", 10).await.unwrap().is_empty());
+    assert!(search.search("harbour", 10).await.unwrap().is_empty());
     // A duplicate REMOVE is fine, and a MODIFY puts the document back.
     handle_stream(
         store,
@@ -231,7 +229,7 @@ async fn the_embedded_index_follows_the_stream() {
         ]),
     )
     .await;
-    let found = store.search("harbour", 10).await.unwrap();
+    let found = search.search("harbour", 10).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].image_id, stored.image_id);
 }

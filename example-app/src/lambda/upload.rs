@@ -7,6 +7,11 @@
 //! and messages that are not S3 events: retrying them could never succeed. Processing is
 //! idempotent, so a duplicate delivery changes nothing.
 //!
+//! An upload whose image record the image-id index does not show yet is a failure too
+//! ([`PortError::NotVisibleYet`], after the processor's own short retries), never a silent drop:
+//! the retry finds it once the index has caught up, and an event that still fails after the
+//! function's retries goes to its failure destination, where it can be seen and replayed.
+//!
 //! When a port fails for some uploads, the others are still processed and the invocation fails
 //! with an [`UploadError`] listing the failed ones, so that Lambda's asynchronous retry (SNS
 //! invokes asynchronously) runs the event again; the uploads that succeeded are then
@@ -19,8 +24,9 @@ use serde::Serialize;
 use tracing::Instrument as _;
 
 use crate::domain::ImageUploaded;
+use crate::domain::is_image_id;
 use crate::events::{ProcessOutcome, UploadProcessor};
-use crate::lambda::{is_image_id, record_metric};
+use crate::lambda::record_metric;
 use crate::ports::PortError;
 
 /// The metric counting images made ready.
@@ -36,7 +42,8 @@ pub struct UploadSummary {
     pub ready: usize,
     /// Uploads already processed (a duplicate delivery or a retry).
     pub already_ready: usize,
-    /// Uploads left pending or without a record (see the logs for why).
+    /// Uploads left pending: not an image of its type, too large, or without bytes (see the
+    /// logs for why).
     pub rejected: usize,
     /// Records ignored: thumbnails, keys that are not image ids, other event types.
     pub ignored: usize,
@@ -181,26 +188,7 @@ fn count(image_id: &str, outcome: ProcessOutcome, summary: &mut UploadSummary) {
 /// `%XX` a byte). `None` for a broken escape or bytes that are not UTF-8.
 #[must_use]
 pub fn decode_s3_key(key: &str) -> Option<String> {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                // Not `u8::from_str_radix` alone: it would take `%+1` as 0x01.
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    crate::form_encoding::decode(key)
 }
 
 #[cfg(test)]

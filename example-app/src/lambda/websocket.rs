@@ -5,6 +5,12 @@
 //! malformed id answers 400 and stores nothing; a store failure fails the invocation (API
 //! Gateway then refuses the connection with a 500).
 //!
+//! `$connect` records the token's `exp` with the connection, from the authorizer's context
+//! (lamina-middleware's [`Authorizer`] passes the claims on; API Gateway hands them to the
+//! integration in `requestContext.authorizer`, as numbers or as strings). The upload processor
+//! sends no notice to a connection past it: it tells it `{"type":"tokenExpired"}` and closes it
+//! with `DeleteConnection` (see [`crate::events`]), and the client reconnects with a fresh token.
+//!
 //! The `authorizer` is a REQUEST authorizer on `$connect`: browsers cannot set headers on a
 //! WebSocket handshake, so the token comes from the `token` query string parameter, or else the
 //! `Authorization` header (other clients). The decision is lamina-middleware's
@@ -90,11 +96,15 @@ async fn handle(
     event: ApiGatewayWebsocketProxyRequest,
     route: Route,
 ) -> Result<ApiGatewayProxyResponse, WebSocketError> {
-    let id = event.request_context.connection_id.unwrap_or_default();
+    let id = event
+        .request_context
+        .connection_id
+        .clone()
+        .unwrap_or_default();
     let span = tracing::info_span!("websocket", route = ?route, connection_id = id.as_str());
     let result = async {
         match route {
-            Route::Connect => realtime.connect(&id).await.map(drop),
+            Route::Connect => realtime.connect(&id, token_expiry(&event)).await.map(drop),
             Route::Disconnect => realtime.disconnect(&id).await,
         }
     }
@@ -118,6 +128,20 @@ async fn handle(
             Err(WebSocketError::Unavailable(error))
         }
     }
+}
+
+/// The `exp` of the token the authorizer allowed, from its context; `None` (logged) when the
+/// context has none, as when `$connect` is wired without the authorizer.
+fn token_expiry(event: &ApiGatewayWebsocketProxyRequest) -> Option<u64> {
+    let exp = match event.request_context.authorizer.fields.get("exp") {
+        Some(serde_json::Value::Number(exp)) => exp.as_u64(),
+        Some(serde_json::Value::String(exp)) => exp.parse().ok(),
+        _ => None,
+    };
+    if exp.is_none() {
+        tracing::warn!("no token expiry in the authorizer's context; the connection never expires");
+    }
+    exp
 }
 
 fn answer(status: i64, message: Option<String>) -> ApiGatewayProxyResponse {

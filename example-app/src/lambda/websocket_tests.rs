@@ -10,6 +10,9 @@ use super::*;
 use crate::ports::ConnectionStore as _;
 use crate::test_support::{fixture, issuer, now, verifier};
 
+/// The `exp` of the token `$connect` events were authorized with.
+const EXP: u64 = 4_102_444_800;
+
 const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/$connect";
 
 /// A `$connect` or `$disconnect` event as API Gateway sends it.
@@ -35,6 +38,12 @@ fn websocket_event(route: &str, connection_id: Option<&str>) -> ApiGatewayWebsoc
     });
     if let Some(id) = connection_id {
         context["connectionId"] = json!(id);
+    }
+    if route == "$connect" {
+        // What the authorizer's context reaches the integration as.
+        context["authorizer"] = json!({
+            "principalId": "alice", "sub": "alice", "exp": EXP, "integrationLatency": 12,
+        });
     }
     serde_json::from_value(json!({
         "headers": {"Host": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
@@ -62,6 +71,7 @@ async fn connect_and_disconnect_keep_the_connections_table() {
     let stored = f.store.list_connections().await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].id, "L0SM9cOFvHcCIhw=");
+    assert_eq!(stored[0].expires_at, Some(EXP), "the token's exp is kept");
 
     for _ in 0..2 {
         let response = handle_disconnect(
@@ -218,4 +228,30 @@ async fn the_authorizer_denies_a_valid_token_that_misses_a_requirement() {
         handle_authorizer(&authorizer, event).await.unwrap_err(),
         AuthorizerError::MalformedMethodArn
     );
+}
+
+#[tokio::test]
+async fn the_tokens_expiry_is_read_as_a_number_or_a_string() {
+    let f = fixture().await;
+    let realtime = Realtime::new(Arc::new(f.store.clone()));
+    let cases = [
+        ("a=", json!(1_900_000_000_u64), Some(1_900_000_000)),
+        ("b=", json!("1900000001"), Some(1_900_000_001)),
+        ("c=", json!("soon"), None),
+    ];
+    for (id, exp, _) in &cases {
+        let mut event = websocket_event("$connect", Some(id));
+        event
+            .request_context
+            .authorizer
+            .fields
+            .insert("exp".into(), exp.clone());
+        let response = handle_connect(&realtime, event).await.unwrap();
+        assert_eq!(response.status_code, 200, "{exp}");
+    }
+    let stored = f.store.list_connections().await.unwrap();
+    for (id, _, want) in cases {
+        let got = stored.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(got.expires_at, want, "{id}");
+    }
 }

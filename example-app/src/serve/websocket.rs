@@ -6,6 +6,16 @@
 //! WebSocket, so the token travels in the `token` query parameter; an `Authorization: Bearer`
 //! header is accepted too, as the authorizer does. Clients never send anything useful: messages
 //! from them are ignored, as the deployed API has no `$default` route.
+//!
+//! A connection lives as long as its token: at the token's `exp` the server sends
+//! `{"type":"tokenExpired"}`, then closes the socket with code 1000 (normal closure, reason
+//! `closed by the server`) and forgets the connection. A client reconnects with a fresh token.
+//! On AWS the upload processor does the same, at the first notice after `exp`
+//! ([`crate::events`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::WWW_AUTHENTICATE;
 use http::request::Parts;
@@ -14,7 +24,12 @@ use lambda_http::Body;
 use lamina_middleware::auth::{JwtVerifier, VerifyError, bearer_token};
 use lamina_middleware::errors::{ApiError, Problem};
 use lamina_middleware::init::{WebSocketFuture, WebSocketHandler};
+use tokio::task::AbortHandle;
 
+use crate::domain::Connection;
+use crate::embedded::LocalHub;
+use crate::events::close_expired;
+use crate::ports::ConnectionStore;
 use crate::realtime::Realtime;
 
 /// The path of the WebSocket endpoint.
@@ -25,11 +40,75 @@ pub const WEBSOCKET_PATH: &str = "/ws";
 pub(crate) struct RealtimeRoutes {
     realtime: Realtime,
     verifier: JwtVerifier,
+    expiry: Expiry,
 }
 
 impl RealtimeRoutes {
-    pub(crate) fn new(realtime: Realtime, verifier: JwtVerifier) -> Self {
-        Self { realtime, verifier }
+    /// The routes over `realtime`; at a token's expiry its connection is closed through `hub`
+    /// and forgotten in `connections`.
+    pub(crate) fn new(
+        realtime: Realtime,
+        verifier: JwtVerifier,
+        hub: LocalHub,
+        connections: Arc<dyn ConnectionStore>,
+    ) -> Self {
+        Self {
+            realtime,
+            verifier,
+            expiry: Expiry {
+                hub,
+                connections,
+                timers: Arc::default(),
+            },
+        }
+    }
+}
+
+/// Closes connections when their token expires: one timer per open connection.
+#[derive(Debug, Clone)]
+struct Expiry {
+    hub: LocalHub,
+    connections: Arc<dyn ConnectionStore>,
+    timers: Arc<Mutex<HashMap<String, AbortHandle>>>,
+}
+
+impl Expiry {
+    /// Closes `connection` at its `expires_at`.
+    fn schedule(&self, connection: Connection) {
+        let Some(exp) = connection.expires_at else {
+            return;
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let wait = Duration::from_secs(exp).saturating_sub(now);
+        let this = self.clone();
+        let id = connection.id.clone();
+        let mut timers = self.lock();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            // Off the list first: the `$disconnect` the close causes must not abort this task.
+            this.lock().remove(&connection.id);
+            let closed = close_expired(&this.hub, this.connections.as_ref(), &connection).await;
+            if let Err(error) = closed {
+                tracing::error!(connection_id = %connection.id, %error, "cannot close a connection whose token expired");
+            }
+        });
+        timers.insert(id, timer.abort_handle());
+    }
+
+    /// Stops the timer of a connection that closed before its token expired.
+    fn cancel(&self, connection_id: &str) {
+        if let Some(timer) = self.lock().remove(connection_id) {
+            timer.abort();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AbortHandle>> {
+        // Every change is one insert or remove: the map is valid after a panic elsewhere.
+        self.timers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -55,13 +134,18 @@ impl WebSocketHandler for RealtimeRoutes {
                     return Err(unauthorized(&reason));
                 }
             };
-            match self.realtime.connect(connection_id).await {
-                Ok(_) => {
+            match self
+                .realtime
+                .connect(connection_id, claims.expires_at())
+                .await
+            {
+                Ok(connection) => {
                     tracing::info!(
                         connection_id,
                         user = claims.subject().unwrap_or_default(),
                         "WebSocket connected"
                     );
+                    self.expiry.schedule(connection);
                     Ok(())
                 }
                 Err(error) => {
@@ -74,6 +158,7 @@ impl WebSocketHandler for RealtimeRoutes {
 
     fn on_disconnect<'a>(&'a self, connection_id: &'a str) -> WebSocketFuture<'a, ()> {
         Box::pin(async move {
+            self.expiry.cancel(connection_id);
             match self.realtime.disconnect(connection_id).await {
                 Ok(()) => tracing::info!(connection_id, "WebSocket disconnected"),
                 // The row stays; the next notice to it answers Gone and removes it.

@@ -12,14 +12,16 @@ use lamina_local::moto::MotoServer;
 use lamina_local::xray::{AnnotationValue, CollectorConfig, XrayCollector};
 use lamina_tracing::xray::{SegmentId, TraceId};
 use serde_json::{Value, json};
-use udagram::aws::{DynamoDbStore, TableNames, create_tables};
+use udagram::aws::{
+    DynamoDbConnections, DynamoDbGroups, DynamoDbImages, TableNames, create_tables,
+};
 use udagram::ports::ConnectionStore as _;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_udagram-lambda");
 
 /// A `$connect`/`$disconnect` event as API Gateway sends it.
 fn websocket_event(route: &str, connection_id: &str) -> String {
-    json!({
+    let mut event = json!({
         "headers": {"Host": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"},
         "multiValueHeaders": {"Host": ["a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"]},
         "requestContext": {
@@ -38,9 +40,17 @@ fn websocket_event(route: &str, connection_id: &str) -> String {
             "apiId": "a1b2c3d4e5",
         },
         "isBase64Encoded": false,
-    })
-    .to_string()
+    });
+    if route == "$connect" {
+        // The authorizer's context: the token's claims.
+        event["requestContext"]["authorizer"] =
+            json!({"principalId": "auth0|alice", "sub": "auth0|alice", "exp": TOKEN_EXP});
+    }
+    event.to_string()
 }
+
+/// The `exp` of the token `$connect` events were authorized with.
+const TOKEN_EXP: u64 = 4_102_444_800;
 
 fn tables() -> TableNames {
     TableNames {
@@ -71,7 +81,7 @@ async fn websocket_connect_and_disconnect_keep_the_dynamodb_table() {
     let moto = MotoServer::start().await.unwrap();
     let client = aws_sdk_dynamodb::Client::new(moto.sdk_config());
     create_tables(&client, &tables()).await.unwrap();
-    let store = DynamoDbStore::new(client, tables());
+    let connections = DynamoDbConnections::new(client, tables().connections);
 
     let collector =
         XrayCollector::start(CollectorConfig::new().bind("127.0.0.1:0".parse().unwrap()))
@@ -125,13 +135,12 @@ async fn websocket_connect_and_disconnect_keep_the_dynamodb_table() {
         .unwrap();
     assert_eq!(body(&bad.outcome)["statusCode"], 400);
 
-    let mut ids: Vec<String> = store
-        .list_connections()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let stored = connections.list_connections().await.unwrap();
+    assert!(
+        stored.iter().all(|c| c.expires_at == Some(TOKEN_EXP)),
+        "the token's exp is kept: {stored:?}"
+    );
+    let mut ids: Vec<String> = stored.into_iter().map(|c| c.id).collect();
     ids.sort();
     assert_eq!(ids, ["L0SM9cOFvHcCIhw=", "QmFyQmF6UXV4MTI="]);
 
@@ -143,7 +152,7 @@ async fn websocket_connect_and_disconnect_keep_the_dynamodb_table() {
         .await
         .unwrap();
     assert_eq!(body(&gone.outcome)["statusCode"], 200);
-    let left: Vec<String> = store
+    let left: Vec<String> = connections
         .list_connections()
         .await
         .unwrap()
@@ -274,12 +283,15 @@ fn upload_event(key: &str, size: usize) -> String {
 #[tokio::test]
 async fn an_upload_becomes_ready_on_s3_and_dynamodb() {
     use udagram::domain::{Connection, Group, Image, ImageStatus};
-    use udagram::ports::{GroupStore as _, ImageStore as _};
+    use udagram::ports::{GroupStore as _, ImageCatalog as _, ImageStore as _};
 
     let moto = MotoServer::start().await.unwrap();
     let client = aws_sdk_dynamodb::Client::new(moto.sdk_config());
     create_tables(&client, &tables()).await.unwrap();
-    let store = DynamoDbStore::new(client, tables());
+    let groups = DynamoDbGroups::new(client.clone(), tables().groups);
+    let images =
+        DynamoDbImages::new(client.clone(), tables().images).with_groups_table(tables().groups);
+    let connections = DynamoDbConnections::new(client, tables().connections);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(moto.sdk_config())
             .force_path_style(true)
@@ -292,7 +304,7 @@ async fn an_upload_becomes_ready_on_s3_and_dynamodb() {
         .unwrap();
     let public = format!("{}/udagram-images", moto.endpoint_url());
     let group_id = uuid::Uuid::new_v4().to_string();
-    store
+    groups
         .create_group(&Group {
             id: group_id.clone(),
             user_id: "auth0|alice".into(),
@@ -303,7 +315,7 @@ async fn an_upload_becomes_ready_on_s3_and_dynamodb() {
         .await
         .unwrap();
     let image_id = uuid::Uuid::new_v4().to_string();
-    store
+    images
         .create_image(&Image {
             image_id: image_id.clone(),
             group_id,
@@ -325,10 +337,20 @@ async fn an_upload_becomes_ready_on_s3_and_dynamodb() {
         .send()
         .await
         .unwrap();
-    store
+    connections
         .add_connection(&Connection {
             id: "L0SM9cOFvHcCIhw=".into(),
             timestamp: "2026-11-28T20:00:00.000Z".into(),
+            expires_at: Some(4_102_444_800),
+        })
+        .await
+        .unwrap();
+    // Its token expired: no notice, closed with DeleteConnection, forgotten.
+    connections
+        .add_connection(&Connection {
+            id: "Ex9iRedT0kenAbc=".into(),
+            timestamp: "2026-11-28T20:00:00.000Z".into(),
+            expires_at: Some(1_764_360_000),
         })
         .await
         .unwrap();
@@ -341,7 +363,15 @@ async fn an_upload_becomes_ready_on_s3_and_dynamodb() {
         .await
         .unwrap();
     assert_eq!(body(&first.outcome)["ready"], 1, "{:#?}", first.logs);
-    let stored = store.get_image(&image_id).await.unwrap().unwrap();
+    let left: Vec<String> = connections
+        .list_connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, ["L0SM9cOFvHcCIhw="], "{:#?}", first.logs);
+    let stored = images.get_image(&image_id).await.unwrap().unwrap();
     assert_eq!(stored.status, ImageStatus::Ready);
     let thumb_key = format!("{image_id}.thumb.png");
     assert_eq!(stored.thumbnail_url, Some(format!("{public}/{thumb_key}")));

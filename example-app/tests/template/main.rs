@@ -49,8 +49,6 @@ const HANDLERS: [(&str, &[&str]); 6] = [
             "CONNECTIONS_TABLE",
             "IMAGES_BUCKET",
             "IMAGES_PUBLIC_URL",
-            "SEARCH_ENDPOINT",
-            "SEARCH_INDEX",
             "WEBSOCKET_ENDPOINT",
         ],
     ),

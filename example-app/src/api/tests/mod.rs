@@ -26,6 +26,7 @@ use crate::app::{App, Clock};
 use crate::dev_issuer::{AUDIENCE, DevIssuer};
 use crate::domain::ImageUploaded;
 use crate::embedded::{ChannelBus, EmbeddedStore, FileBlobStore, blobs_dir, signing_key_path};
+use crate::serve::uploads::LocalUploads;
 
 const ISSUER: &str = "http://127.0.0.1:9/";
 const BASE: &str = "http://127.0.0.1:9";
@@ -93,11 +94,12 @@ fn harness_with_clock(shift: Duration) -> Harness {
     let app = App::new(
         shared.clone(),
         shared.clone(),
-        shared,
+        shared.clone(),
         Arc::new(blobs.clone()),
-        Arc::new(bus),
     )
     .with_clock(Arc::new(ShiftedClock(shift)));
+    let uploads = LocalUploads::new(shared, Arc::new(blobs.clone()), Arc::new(bus))
+        .with_clock(Arc::new(ShiftedClock(shift)));
     let jwk = serde_json::from_value(issuer().jwk().clone()).unwrap();
     let verifier = JwtVerifier::builder()
         .key(VerificationKey::from_jwk(&jwk).unwrap())
@@ -107,6 +109,7 @@ fn harness_with_clock(shift: Duration) -> Harness {
         .build()
         .unwrap();
     let state = ApiState::new(app, Schemas::load().unwrap()).with_local_routes(LocalRoutes {
+        uploads,
         issuer: issuer(),
         flow: Arc::default(),
         client_origins: Vec::new(),

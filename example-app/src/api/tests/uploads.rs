@@ -17,7 +17,6 @@ fn processor(h: &Harness) -> UploadProcessor {
     UploadProcessor::new(
         store.clone(),
         Arc::new(h.blobs.clone()),
-        store.clone(),
         store,
         Arc::new(crate::embedded::LocalHub::new()),
     )

@@ -6,8 +6,9 @@
 const SCAN_PAGE_SIZE: i32 = if cfg!(test) { 25 } else { 1000 };
 
 use super::{
-    DynamoDbStore,
+    DynamoDbConnections,
     item::{connection_from_item, connection_to_item, s},
+    put_new,
 };
 use crate::{
     aws::error::unavailable,
@@ -15,7 +16,7 @@ use crate::{
     ports::{BoxFuture, ConnectionStore, PortError},
 };
 
-impl ConnectionStore for DynamoDbStore {
+impl ConnectionStore for DynamoDbConnections {
     /// A second add of the same id keeps the first record (its timestamp), as the embedded
     /// store does.
     fn add_connection<'a>(
@@ -23,8 +24,8 @@ impl ConnectionStore for DynamoDbStore {
         connection: &'a Connection,
     ) -> BoxFuture<'a, Result<(), PortError>> {
         Box::pin(async move {
-            let item = connection_to_item(connection);
-            self.put_new(&self.tables.connections, item, "PutItem connections")
+            let item = connection_to_item(connection)?;
+            put_new(&self.client, &self.table, item, "PutItem connections")
                 .await
                 .map(|_written| ())
         })
@@ -34,7 +35,7 @@ impl ConnectionStore for DynamoDbStore {
         Box::pin(async move {
             self.client
                 .delete_item()
-                .table_name(&self.tables.connections)
+                .table_name(&*self.table)
                 .key("id", s(id))
                 .send()
                 .await
@@ -52,7 +53,7 @@ impl ConnectionStore for DynamoDbStore {
                 let output = self
                     .client
                     .scan()
-                    .table_name(&self.tables.connections)
+                    .table_name(&*self.table)
                     .consistent_read(true)
                     .limit(SCAN_PAGE_SIZE)
                     .set_exclusive_start_key(start)

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 
 use super::{
-    DynamoDbStore, GROUPS_BY_TIME_INDEX,
+    DynamoDbGroups, GROUPS_BY_TIME_INDEX,
     item::{GROUPS_LISTING, group_from_item, group_to_item, s},
     paging::query_up_to,
+    put_new,
 };
 use crate::{
     aws::error::unavailable,
@@ -15,14 +16,11 @@ use crate::{
     ports::{BoxFuture, GroupStore, PortError},
 };
 
-impl GroupStore for DynamoDbStore {
+impl GroupStore for DynamoDbGroups {
     fn create_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, Result<(), PortError>> {
         Box::pin(async move {
-            let item = group_to_item(group);
-            if self
-                .put_new(&self.tables.groups, item, "PutItem groups")
-                .await?
-            {
+            let item = group_to_item(group)?;
+            if put_new(&self.client, &self.table, item, "PutItem groups").await? {
                 Ok(())
             } else {
                 Err(PortError::AlreadyExists(group.id.clone()))
@@ -35,7 +33,7 @@ impl GroupStore for DynamoDbStore {
             let output = self
                 .client
                 .get_item()
-                .table_name(&self.tables.groups)
+                .table_name(&*self.table)
                 .key("id", s(id))
                 .consistent_read(true)
                 .send()
@@ -59,7 +57,7 @@ impl GroupStore for DynamoDbStore {
             let query = self
                 .client
                 .query()
-                .table_name(&self.tables.groups)
+                .table_name(&*self.table)
                 .index_name(GROUPS_BY_TIME_INDEX)
                 .key_condition_expression("#listing = :listing")
                 .expression_attribute_names("#listing", "listing")

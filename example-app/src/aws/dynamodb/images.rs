@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::{
 };
 
 use super::{
-    DynamoDbStore, IMAGE_ID_INDEX,
+    DynamoDbImages, GroupsTable, IMAGE_ID_INDEX,
     item::{Item, created_key, image_from_item, image_to_item, s, status_text},
     paging::query_up_to,
     written_unless_condition_failed,
@@ -18,7 +18,7 @@ use crate::{
     aws::error::unavailable,
     domain::{Image, ImageStatus, Page, PageRequest},
     page_key::{PageKey, checked_limit, into_page},
-    ports::{BoxFuture, ImageStore, PortError},
+    ports::{BoxFuture, ImageCatalog, ImageStore, PortError},
 };
 
 fn listing(group_id: &str) -> String {
@@ -29,13 +29,13 @@ fn invalid_request(error: impl std::fmt::Display) -> PortError {
     PortError::Invalid(format!("request: {error}"))
 }
 
-impl DynamoDbStore {
+impl<G> DynamoDbImages<G> {
     /// The stored item of image `image_id`, found through `ImageIdIndex`.
     async fn image_item(&self, image_id: &str) -> Result<Option<Item>, PortError> {
         let query = self
             .client
             .query()
-            .table_name(&self.tables.images)
+            .table_name(&*self.table)
             .index_name(IMAGE_ID_INDEX)
             .key_condition_expression("imageId = :id")
             .expression_attribute_values(":id", s(image_id));
@@ -72,7 +72,7 @@ impl DynamoDbStore {
     }
 }
 
-impl ImageStore for DynamoDbStore {
+impl ImageCatalog for DynamoDbImages<GroupsTable> {
     /// The image id must be new in the whole table: the conditional put only guards the
     /// item's own key, so the image-id index is read first. That read is eventually
     /// consistent; image ids are fresh UUIDs, so the window only matters to a caller that
@@ -83,14 +83,14 @@ impl ImageStore for DynamoDbStore {
                 return Err(PortError::AlreadyExists(image.image_id.clone()));
             }
             let group_exists = ConditionCheck::builder()
-                .table_name(&self.tables.groups)
+                .table_name(&*self.groups_table.0)
                 .key("id", s(&image.group_id))
                 .condition_expression("attribute_exists(id)")
                 .build()
                 .map_err(invalid_request)?;
             let put = Put::builder()
-                .table_name(&self.tables.images)
-                .set_item(Some(image_to_item(image)))
+                .table_name(&*self.table)
+                .set_item(Some(image_to_item(image)?))
                 .condition_expression("attribute_not_exists(createdKey)")
                 .build()
                 .map_err(invalid_request)?;
@@ -111,9 +111,13 @@ impl ImageStore for DynamoDbStore {
             }
         })
     }
+}
 
-    /// Through `ImageIdIndex`, whose reads are eventually consistent: a record is found
-    /// within a moment of its creation (long before its upload can land).
+impl<G: Send + Sync + std::fmt::Debug> ImageStore for DynamoDbImages<G> {
+    /// Through `ImageIdIndex`, whose reads are eventually consistent: a record is usually found
+    /// within a moment of its creation, but not always before its upload lands, so the upload
+    /// processor retries a miss (see [`crate::events`]). Only the index knows which key an
+    /// image id has; everything after this read uses that key on the table itself.
     fn get_image<'a>(
         &'a self,
         image_id: &'a str,
@@ -143,7 +147,7 @@ impl ImageStore for DynamoDbStore {
             let query = self
                 .client
                 .query()
-                .table_name(&self.tables.images)
+                .table_name(&*self.table)
                 .key_condition_expression("groupId = :group")
                 .expression_attribute_values(":group", s(group_id))
                 .scan_index_forward(false)
@@ -168,21 +172,19 @@ impl ImageStore for DynamoDbStore {
     }
 
     /// `false` when the image is missing or no longer pending: the update is conditional on
-    /// `status = pending`, so two deliveries of the same event change the item once.
+    /// `status = pending`, so two deliveries of the same event change the item once. The item is
+    /// addressed by its key on the table itself (`groupId`, `createdKey`), never found through
+    /// `ImageIdIndex`: a lagging index must not turn a pending image into one that looks gone.
     fn mark_ready<'a>(
         &'a self,
-        image_id: &'a str,
+        image: &'a Image,
         thumbnail_url: &'a str,
     ) -> BoxFuture<'a, Result<bool, PortError>> {
         Box::pin(async move {
-            let Some(item) = self.image_item(image_id).await? else {
-                return Ok(false);
-            };
-            let image = image_from_item(&item)?;
             let result = self
                 .client
                 .update_item()
-                .table_name(&self.tables.images)
+                .table_name(&*self.table)
                 .key("groupId", s(&image.group_id))
                 .key(
                     "createdKey",

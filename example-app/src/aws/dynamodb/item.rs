@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     aws::error::corrupt,
@@ -25,17 +26,6 @@ pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn get<'a>(item: &'a Item, name: &str) -> Result<&'a str, PortError> {
-    item.get(name)
-        .and_then(|value| value.as_s().ok())
-        .map(String::as_str)
-        .ok_or_else(|| corrupt(&format!("no string attribute `{name}`")))
-}
-
-fn get_owned(item: &Item, name: &str) -> Result<String, PortError> {
-    get(item, name).map(str::to_owned)
-}
-
 pub(super) fn status_text(status: ImageStatus) -> &'static str {
     match status {
         ImageStatus::Pending => "pending",
@@ -43,83 +33,56 @@ pub(super) fn status_text(status: ImageStatus) -> &'static str {
     }
 }
 
-pub(super) fn group_to_item(group: &Group) -> Item {
-    HashMap::from([
-        ("id".to_owned(), s(&group.id)),
-        ("userId".to_owned(), s(&group.user_id)),
-        ("name".to_owned(), s(&group.name)),
-        ("description".to_owned(), s(&group.description)),
-        ("timestamp".to_owned(), s(&group.timestamp)),
-        ("listing".to_owned(), s(GROUPS_LISTING)),
-        (
-            "createdKey".to_owned(),
-            s(created_key(&group.timestamp, &group.id)),
-        ),
-    ])
+/// Decodes an item, as the SDK or a stream record hands it over, into a domain type: the
+/// domain's serde form (the JSON field names) is the only decoder of stored records, for the
+/// adapters and for the `index-stream` function alike. Attributes the type does not have
+/// (`createdKey`, `listing`) are ignored.
+pub(crate) fn decode<T: DeserializeOwned>(
+    item: impl Into<serde_dynamo::Item>,
+    what: &str,
+) -> Result<T, PortError> {
+    serde_dynamo::from_item(item).map_err(|e| corrupt(&format!("{what}: {e}")))
+}
+
+/// Encodes a domain value as an item (its serde form), before the keys only the table needs.
+fn encode<T: Serialize>(value: &T, what: &str) -> Result<Item, PortError> {
+    serde_dynamo::to_item(value).map_err(|e| PortError::Invalid(format!("{what}: {e}")))
+}
+
+/// A group, with `listing` and `createdKey`, the keys of `GroupsByTimeIndex`.
+pub(super) fn group_to_item(group: &Group) -> Result<Item, PortError> {
+    let mut item = encode(group, "group")?;
+    item.insert("listing".to_owned(), s(GROUPS_LISTING));
+    item.insert(
+        "createdKey".to_owned(),
+        s(created_key(&group.timestamp, &group.id)),
+    );
+    Ok(item)
 }
 
 pub(super) fn group_from_item(item: &Item) -> Result<Group, PortError> {
-    Ok(Group {
-        id: get_owned(item, "id")?,
-        user_id: get_owned(item, "userId")?,
-        name: get_owned(item, "name")?,
-        description: get_owned(item, "description")?,
-        timestamp: get_owned(item, "timestamp")?,
-    })
+    decode(item.clone(), "group")
 }
 
-pub(super) fn image_to_item(image: &Image) -> Item {
-    let mut item = HashMap::from([
-        ("groupId".to_owned(), s(&image.group_id)),
-        (
-            "createdKey".to_owned(),
-            s(created_key(&image.timestamp, &image.image_id)),
-        ),
-        ("imageId".to_owned(), s(&image.image_id)),
-        ("userId".to_owned(), s(&image.user_id)),
-        ("title".to_owned(), s(&image.title)),
-        ("timestamp".to_owned(), s(&image.timestamp)),
-        ("status".to_owned(), s(status_text(image.status))),
-        ("imageUrl".to_owned(), s(&image.image_url)),
-    ]);
-    if let Some(thumbnail) = &image.thumbnail_url {
-        item.insert("thumbnailUrl".to_owned(), s(thumbnail));
-    }
-    item
+/// An image, with `createdKey`, the table's range key.
+pub(super) fn image_to_item(image: &Image) -> Result<Item, PortError> {
+    let mut item = encode(image, "image")?;
+    item.insert(
+        "createdKey".to_owned(),
+        s(created_key(&image.timestamp, &image.image_id)),
+    );
+    Ok(item)
 }
 
 pub(super) fn image_from_item(item: &Item) -> Result<Image, PortError> {
-    let status = match get(item, "status")? {
-        "pending" => ImageStatus::Pending,
-        "ready" => ImageStatus::Ready,
-        _ => return Err(corrupt("unknown image status")),
-    };
-    let thumbnail_url = match item.get("thumbnailUrl") {
-        None | Some(AttributeValue::Null(_)) => None,
-        Some(_) => Some(get_owned(item, "thumbnailUrl")?),
-    };
-    Ok(Image {
-        image_id: get_owned(item, "imageId")?,
-        group_id: get_owned(item, "groupId")?,
-        user_id: get_owned(item, "userId")?,
-        title: get_owned(item, "title")?,
-        timestamp: get_owned(item, "timestamp")?,
-        status,
-        image_url: get_owned(item, "imageUrl")?,
-        thumbnail_url,
-    })
+    decode(item.clone(), "image")
 }
 
-pub(super) fn connection_to_item(connection: &Connection) -> Item {
-    HashMap::from([
-        ("id".to_owned(), s(&connection.id)),
-        ("timestamp".to_owned(), s(&connection.timestamp)),
-    ])
+/// A connection; `expiresAt` is a number (epoch seconds), so it can be the table's TTL attribute.
+pub(super) fn connection_to_item(connection: &Connection) -> Result<Item, PortError> {
+    encode(connection, "connection")
 }
 
 pub(super) fn connection_from_item(item: &Item) -> Result<Connection, PortError> {
-    Ok(Connection {
-        id: get_owned(item, "id")?,
-        timestamp: get_owned(item, "timestamp")?,
-    })
+    decode(item.clone(), "connection")
 }

@@ -1,5 +1,5 @@
-//! The DynamoDB adapter through the port traits, against a real `moto_server` (one per test),
-//! and its error mapping with `aws-smithy-mocks` where moto cannot fail on demand.
+//! The DynamoDB adapters through the port traits, against a real `moto_server` (one per test),
+//! and (in `mocked`) their error mapping with `aws-smithy-mocks` where moto cannot fail.
 
 use aws_sdk_dynamodb::types::{BillingMode, ProjectionType, StreamViewType};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -8,7 +8,7 @@ use lamina_local::moto::MotoServer;
 use super::*;
 use crate::{
     domain::{Connection, Group, Image, ImageStatus, PageRequest},
-    ports::{ConnectionStore, GroupStore, ImageStore},
+    ports::{ConnectionStore, GroupStore, ImageCatalog, ImageStore},
 };
 
 fn tables() -> TableNames {
@@ -19,11 +19,29 @@ fn tables() -> TableNames {
     }
 }
 
-async fn store() -> (MotoServer, DynamoDbStore) {
+/// The three adapters over one client, as the functions that have all three tables would be.
+struct Stores {
+    client: aws_sdk_dynamodb::Client,
+    groups: DynamoDbGroups,
+    images: DynamoDbImages<GroupsTable>,
+    connections: DynamoDbConnections,
+}
+
+fn stores(client: aws_sdk_dynamodb::Client) -> Stores {
+    let tables = tables();
+    Stores {
+        groups: DynamoDbGroups::new(client.clone(), tables.groups.clone()),
+        images: DynamoDbImages::new(client.clone(), tables.images).with_groups_table(tables.groups),
+        connections: DynamoDbConnections::new(client.clone(), tables.connections),
+        client,
+    }
+}
+
+async fn store() -> (MotoServer, Stores) {
     let moto = MotoServer::start().await.unwrap();
     let client = aws_sdk_dynamodb::Client::new(moto.sdk_config());
     create_tables(&client, &tables()).await.unwrap();
-    (moto, DynamoDbStore::new(client, tables()))
+    (moto, stores(client))
 }
 
 fn uuid(n: u32) -> String {
@@ -63,14 +81,14 @@ fn image(n: u32, group_id: &str, second: u32) -> Image {
     }
 }
 
-async fn all_groups(store: &DynamoDbStore, limit: u32) -> (Vec<Group>, Vec<usize>) {
+async fn all_groups(store: &Stores, limit: u32) -> (Vec<Group>, Vec<usize>) {
     let (mut all, mut sizes) = (Vec::new(), Vec::new());
     let mut page = PageRequest {
         limit,
         next_key: None,
     };
     loop {
-        let got = store.list_groups(&page).await.unwrap();
+        let got = store.groups.list_groups(&page).await.unwrap();
         sizes.push(got.items.len());
         all.extend(got.items);
         match got.next_key {
@@ -82,9 +100,9 @@ async fn all_groups(store: &DynamoDbStore, limit: u32) -> (Vec<Group>, Vec<usize
 
 #[tokio::test]
 async fn tables_follow_the_data_model_and_creating_them_twice_is_fine() {
-    let (moto, store) = store().await;
+    let (moto, _stores) = store().await;
     let client = aws_sdk_dynamodb::Client::new(moto.sdk_config());
-    create_tables(&client, store.tables()).await.unwrap();
+    create_tables(&client, &tables()).await.unwrap();
     let describe = |name: String| {
         let client = client.clone();
         async move {
@@ -137,16 +155,22 @@ async fn tables_follow_the_data_model_and_creating_them_twice_is_fine() {
 async fn groups_are_created_once_and_stored_with_their_listing_keys() {
     let (moto, store) = store().await;
     let g = group(1, 10);
-    store.create_group(&g).await.unwrap();
-    assert_eq!(store.get_group(&g.id).await.unwrap(), Some(g.clone()));
-    assert_eq!(store.get_group(&uuid(2)).await.unwrap(), None);
+    store.groups.create_group(&g).await.unwrap();
+    assert_eq!(
+        store.groups.get_group(&g.id).await.unwrap(),
+        Some(g.clone())
+    );
+    assert_eq!(store.groups.get_group(&uuid(2)).await.unwrap(), None);
     let mut again = g.clone();
     again.name = "other".into();
     assert_eq!(
-        store.create_group(&again).await,
+        store.groups.create_group(&again).await,
         Err(PortError::AlreadyExists(g.id.clone()))
     );
-    assert_eq!(store.get_group(&g.id).await.unwrap(), Some(g.clone()));
+    assert_eq!(
+        store.groups.get_group(&g.id).await.unwrap(),
+        Some(g.clone())
+    );
     // The raw item: what the template's index and other readers rely on.
     let raw = aws_sdk_dynamodb::Client::new(moto.sdk_config())
         .get_item()
@@ -170,11 +194,11 @@ async fn groups_page_newest_first_across_pages() {
     // 45 groups stored out of order; groups 40..45 share one timestamp (ties go by id).
     let mut groups: Vec<Group> = (0..45).map(|n| group(n, n.min(40))).collect();
     for n in [7, 44, 0, 41, 13] {
-        store.create_group(&groups[n]).await.unwrap();
+        store.groups.create_group(&groups[n]).await.unwrap();
     }
     for (n, g) in groups.iter().enumerate() {
         if ![7, 44, 0, 41, 13].contains(&n) {
-            store.create_group(g).await.unwrap();
+            store.groups.create_group(g).await.unwrap();
         }
     }
     groups.sort_by(|a, b| (&b.timestamp, &b.id).cmp(&(&a.timestamp, &a.id)));
@@ -189,6 +213,7 @@ async fn groups_page_newest_first_across_pages() {
     );
     assert!(matches!(
         store
+            .groups
             .list_groups(&PageRequest {
                 limit: 0,
                 next_key: None
@@ -198,6 +223,7 @@ async fn groups_page_newest_first_across_pages() {
     ));
     assert!(matches!(
         store
+            .groups
             .list_groups(&PageRequest {
                 limit: 101,
                 next_key: None
@@ -211,13 +237,18 @@ async fn groups_page_newest_first_across_pages() {
 async fn forged_and_foreign_page_keys_are_invalid_page_keys() {
     let (_moto, store) = store().await;
     let g = group(1, 1);
-    store.create_group(&g).await.unwrap();
+    store.groups.create_group(&g).await.unwrap();
     let other = group(2, 2);
-    store.create_group(&other).await.unwrap();
+    store.groups.create_group(&other).await.unwrap();
     for n in 0..3 {
-        store.create_image(&image(n, &g.id, n)).await.unwrap();
+        store
+            .images
+            .create_image(&image(n, &g.id, n))
+            .await
+            .unwrap();
     }
     let images_key = store
+        .images
         .list_images(
             &g.id,
             &PageRequest {
@@ -230,6 +261,7 @@ async fn forged_and_foreign_page_keys_are_invalid_page_keys() {
         .next_key
         .unwrap();
     let groups_key = store
+        .groups
         .list_groups(&PageRequest {
             limit: 1,
             next_key: None,
@@ -254,7 +286,7 @@ async fn forged_and_foreign_page_keys_are_invalid_page_keys() {
     for key in forged.iter().chain([&images_key]) {
         assert!(
             matches!(
-                store.list_groups(&page(key)).await,
+                store.groups.list_groups(&page(key)).await,
                 Err(PortError::InvalidPageKey(_))
             ),
             "groups with {key}"
@@ -263,7 +295,7 @@ async fn forged_and_foreign_page_keys_are_invalid_page_keys() {
     for key in forged.iter().chain([&groups_key]) {
         assert!(
             matches!(
-                store.list_images(&g.id, &page(key)).await,
+                store.images.list_images(&g.id, &page(key)).await,
                 Err(PortError::InvalidPageKey(_))
             ),
             "images with {key}"
@@ -271,16 +303,23 @@ async fn forged_and_foreign_page_keys_are_invalid_page_keys() {
     }
     assert!(
         matches!(
-            store.list_images(&other.id, &page(&images_key)).await,
+            store
+                .images
+                .list_images(&other.id, &page(&images_key))
+                .await,
             Err(PortError::InvalidPageKey(_))
         ),
         "a key of another group's listing"
     );
     // The real keys work, and continue where the page stopped.
-    let rest = store.list_images(&g.id, &page(&images_key)).await.unwrap();
+    let rest = store
+        .images
+        .list_images(&g.id, &page(&images_key))
+        .await
+        .unwrap();
     let titles: Vec<_> = rest.items.iter().map(|i| i.title.as_str()).collect();
     assert_eq!(titles, ["image 1", "image 0"]);
-    let rest = store.list_groups(&page(&groups_key)).await.unwrap();
+    let rest = store.groups.list_groups(&page(&groups_key)).await.unwrap();
     assert_eq!(rest.items, [g]);
 }
 
@@ -288,33 +327,40 @@ async fn forged_and_foreign_page_keys_are_invalid_page_keys() {
 async fn images_are_created_once_listed_per_group_newest_first_and_found_by_id() {
     let (_moto, store) = store().await;
     let (g, other) = (group(1, 1), group(2, 2));
-    store.create_group(&g).await.unwrap();
-    store.create_group(&other).await.unwrap();
+    store.groups.create_group(&g).await.unwrap();
+    store.groups.create_group(&other).await.unwrap();
     let mut mine: Vec<Image> = (0..25).map(|n| image(n, &g.id, (n * 7) % 25)).collect();
     for i in &mine {
-        store.create_image(i).await.unwrap();
+        store.images.create_image(i).await.unwrap();
     }
-    store.create_image(&image(99, &other.id, 50)).await.unwrap();
+    store
+        .images
+        .create_image(&image(99, &other.id, 50))
+        .await
+        .unwrap();
     assert_eq!(
-        store.create_image(&mine[3]).await,
+        store.images.create_image(&mine[3]).await,
         Err(PortError::AlreadyExists(mine[3].image_id.clone()))
     );
     let mut same_id_later = mine[4].clone();
     same_id_later.timestamp = at(3000);
     assert_eq!(
-        store.create_image(&same_id_later).await,
+        store.images.create_image(&same_id_later).await,
         Err(PortError::AlreadyExists(mine[4].image_id.clone())),
         "an image id is unique across the table, not only per key"
     );
     let orphan = image(100, &uuid(77), 1);
     assert!(matches!(
-        store.create_image(&orphan).await,
+        store.images.create_image(&orphan).await,
         Err(PortError::Invalid(_))
     ));
-    assert_eq!(store.get_image(&orphan.image_id).await.unwrap(), None);
+    assert_eq!(
+        store.images.get_image(&orphan.image_id).await.unwrap(),
+        None
+    );
 
     assert_eq!(
-        store.get_image(&mine[5].image_id).await.unwrap(),
+        store.images.get_image(&mine[5].image_id).await.unwrap(),
         Some(mine[5].clone())
     );
     mine.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
@@ -325,7 +371,7 @@ async fn images_are_created_once_listed_per_group_newest_first_and_found_by_id()
     };
     let mut sizes = Vec::new();
     loop {
-        let got = store.list_images(&g.id, &page).await.unwrap();
+        let got = store.images.list_images(&g.id, &page).await.unwrap();
         sizes.push(got.items.len());
         listed.extend(got.items);
         match got.next_key {
@@ -336,6 +382,7 @@ async fn images_are_created_once_listed_per_group_newest_first_and_found_by_id()
     assert_eq!(sizes, [10, 10, 5]);
     assert_eq!(listed, mine);
     let empty = store
+        .images
         .list_images(&uuid(55), &PageRequest::default())
         .await
         .unwrap();
@@ -346,23 +393,80 @@ async fn images_are_created_once_listed_per_group_newest_first_and_found_by_id()
 async fn mark_ready_changes_a_pending_image_once() {
     let (_moto, store) = store().await;
     let g = group(1, 1);
-    store.create_group(&g).await.unwrap();
+    store.groups.create_group(&g).await.unwrap();
     let i = image(1, &g.id, 5);
-    store.create_image(&i).await.unwrap();
-    assert!(store.mark_ready(&i.image_id, "https://t/1").await.unwrap());
-    let ready = store.get_image(&i.image_id).await.unwrap().unwrap();
+    store.images.create_image(&i).await.unwrap();
+    assert!(store.images.mark_ready(&i, "https://t/1").await.unwrap());
+    let ready = store.images.get_image(&i.image_id).await.unwrap().unwrap();
     assert_eq!(ready.status, ImageStatus::Ready);
     assert_eq!(ready.thumbnail_url.as_deref(), Some("https://t/1"));
-    assert!(!store.mark_ready(&i.image_id, "https://t/2").await.unwrap());
-    let still = store.get_image(&i.image_id).await.unwrap().unwrap();
+    assert!(!store.images.mark_ready(&i, "https://t/2").await.unwrap());
+    let still = store.images.get_image(&i.image_id).await.unwrap().unwrap();
     assert_eq!(still.thumbnail_url.as_deref(), Some("https://t/1"));
-    assert!(!store.mark_ready(&uuid(404), "https://t/3").await.unwrap());
+    let unknown = Image {
+        image_id: uuid(404),
+        ..i.clone()
+    };
+    assert!(
+        !store
+            .images
+            .mark_ready(&unknown, "https://t/3")
+            .await
+            .unwrap()
+    );
     // The listing shows the ready image too (the same item).
     let listed = store
+        .images
         .list_images(&g.id, &PageRequest::default())
         .await
         .unwrap();
     assert_eq!(listed.items, [still]);
+}
+
+/// `mark_ready` addresses the item by its key on the table: an image the image-id index does not
+/// show (here: an item without `imageId`, which a sparse index leaves out, as a lagging one would)
+/// is still marked, not taken for one that is gone.
+#[tokio::test]
+async fn mark_ready_does_not_need_the_image_id_index() {
+    let (_moto, store) = store().await;
+    let g = group(1, 1);
+    store.groups.create_group(&g).await.unwrap();
+    let i = image(1, &g.id, 5);
+    store.images.create_image(&i).await.unwrap();
+    let key = HashMap::from([
+        ("groupId".to_owned(), AttributeValue::S(g.id.clone())),
+        (
+            "createdKey".to_owned(),
+            AttributeValue::S(format!("{}#{}", i.timestamp, i.image_id)),
+        ),
+    ]);
+    store
+        .client
+        .update_item()
+        .table_name(&tables().images)
+        .set_key(Some(key.clone()))
+        .update_expression("REMOVE imageId")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.images.get_image(&i.image_id).await.unwrap(), None);
+
+    assert!(store.images.mark_ready(&i, "https://t/1").await.unwrap());
+    let item = store
+        .client
+        .get_item()
+        .table_name(&tables().images)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let item = item.item().unwrap();
+    assert_eq!(item["status"], AttributeValue::S("ready".into()));
+    assert_eq!(
+        item["thumbnailUrl"],
+        AttributeValue::S("https://t/1".into())
+    );
 }
 
 #[tokio::test]
@@ -371,79 +475,41 @@ async fn connections_are_idempotent_and_listed_across_scan_pages() {
     let connection = |n: u32| Connection {
         id: format!("conn{n:03}="),
         timestamp: at(100 - n % 50),
+        expires_at: n.is_multiple_of(2).then_some(1_900_000_000 + u64::from(n)),
     };
     for n in 0..60 {
-        store.add_connection(&connection(n)).await.unwrap();
+        store
+            .connections
+            .add_connection(&connection(n))
+            .await
+            .unwrap();
     }
     let mut first = connection(3);
     first.timestamp = at(4000);
-    store.add_connection(&first).await.unwrap();
-    let listed = store.list_connections().await.unwrap();
+    store.connections.add_connection(&first).await.unwrap();
+    let listed = store.connections.list_connections().await.unwrap();
     let mut want: Vec<Connection> = (0..60).map(connection).collect();
     want.sort_by(|a, b| (&a.timestamp, &a.id).cmp(&(&b.timestamp, &b.id)));
     assert_eq!(listed.len(), 60, "more than two scan pages");
     assert_eq!(listed, want, "a second add keeps the first record");
-    store.remove_connection(&connection(3).id).await.unwrap();
-    store.remove_connection(&connection(3).id).await.unwrap();
-    store.remove_connection("never-there").await.unwrap();
-    let listed = store.list_connections().await.unwrap();
+    store
+        .connections
+        .remove_connection(&connection(3).id)
+        .await
+        .unwrap();
+    store
+        .connections
+        .remove_connection(&connection(3).id)
+        .await
+        .unwrap();
+    store
+        .connections
+        .remove_connection("never-there")
+        .await
+        .unwrap();
+    let listed = store.connections.list_connections().await.unwrap();
     assert_eq!(listed.len(), 59);
     assert!(listed.iter().all(|c| c.id != connection(3).id));
 }
 
-/// A client whose every call answers what `rules` say, without retries.
-fn mocked(rules: &[&aws_smithy_mocks::Rule]) -> DynamoDbStore {
-    let mut interceptor = aws_smithy_mocks::MockResponseInterceptor::new()
-        .rule_mode(aws_smithy_mocks::RuleMode::Sequential);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIDMOCK",
-            "super-secret-key",
-            None,
-            None,
-            "test",
-        ))
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    DynamoDbStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables())
-}
-
-#[tokio::test]
-async fn throttling_and_server_errors_are_unavailable_with_code_and_message() {
-    let throttled = aws_smithy_mocks::mock!(aws_sdk_dynamodb::Client::get_item).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-            aws_smithy_types::body::SdkBody::from(
-                r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#,
-            ),
-        )
-    });
-    let broken = aws_smithy_mocks::mock!(aws_sdk_dynamodb::Client::query).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(500).unwrap(),
-            aws_smithy_types::body::SdkBody::from(
-                r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#,
-            ),
-        )
-    });
-    let store = mocked(&[&throttled, &broken]);
-    let Err(PortError::Unavailable(message)) = store.get_group(&uuid(1)).await else {
-        panic!("throttling must be Unavailable");
-    };
-    assert!(message.contains("ThrottlingException"), "{message}");
-    assert!(message.contains("Rate of requests exceeds"), "{message}");
-    assert!(!message.contains("super-secret-key"), "{message}");
-    let Err(PortError::Unavailable(message)) = store.list_groups(&PageRequest::default()).await
-    else {
-        panic!("a 500 must be Unavailable");
-    };
-    assert!(message.contains("InternalServerError"), "{message}");
-    assert!(!message.contains("AKIDMOCK"), "{message}");
-}
+mod mocked;

@@ -79,3 +79,48 @@ async fn gone_connections_are_gone_and_other_errors_unavailable() {
     assert!(message.contains("slow down"), "{message}");
     assert!(!message.contains("super-secret-key"), "{message}");
 }
+
+fn delete_answer(status: u16, error_type: &'static str) -> Rule {
+    mock!(Client::delete_connection)
+        .match_requests(|request| request.connection_id() == Some("abc="))
+        .then_http_response(move || {
+            let mut response = Response::new(
+                StatusCode::try_from(status).unwrap(),
+                SdkBody::from(r#"{"message":"no"}"#),
+            );
+            response
+                .headers_mut()
+                .insert("x-amzn-errortype", error_type);
+            response
+                .headers_mut()
+                .insert("content-type", "application/json");
+            response
+        })
+}
+
+#[tokio::test]
+async fn close_deletes_the_connection_and_a_gone_one_is_fine() {
+    let moto = MotoServer::start().await.unwrap();
+    let notifier = ApiGatewayNotifier::new(Client::new(moto.sdk_config()));
+    notifier.close("conn-1=").await.unwrap();
+
+    let deleted = mock!(Client::delete_connection)
+        .match_requests(|request| request.connection_id() == Some("abc="))
+        .then_output(|| {
+            aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionOutput::builder()
+                .build()
+        });
+    let gone = delete_answer(410, "GoneException");
+    let throttled = delete_answer(429, "LimitExceededException");
+    let notifier = mocked(&[&deleted, &gone, &throttled]);
+    notifier.close("abc=").await.unwrap();
+    notifier.close("abc=").await.unwrap();
+    let Err(PortError::Unavailable(message)) = notifier.close("abc=").await else {
+        panic!("a throttle is not a close");
+    };
+    assert!(message.contains("DeleteConnection"), "{message}");
+    assert_eq!(
+        (deleted.num_calls(), gone.num_calls(), throttled.num_calls()),
+        (1, 1, 1)
+    );
+}

@@ -1,4 +1,4 @@
-//! [`OpenSearchIndex`] and [`IndexedByStream`] against `lamina_local`'s OpenSearch stand-in,
+//! [`OpenSearchIndex`] against `lamina_local`'s OpenSearch stand-in,
 //! which verifies every request's SigV4 signature.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -48,7 +48,7 @@ fn image(n: u32, title: &str, second: u32) -> Image {
     }
 }
 
-async fn titles(index: &dyn SearchIndex, query: &str, limit: u32) -> Vec<String> {
+async fn titles(index: &dyn ImageSearch, query: &str, limit: u32) -> Vec<String> {
     index
         .search(query, limit)
         .await
@@ -232,18 +232,4 @@ async fn document_ids_that_need_escaping_are_refused() {
             Err(PortError::Invalid(_))
         ));
     }
-}
-
-#[tokio::test]
-async fn indexed_by_stream_searches_through_the_inner_index_and_writes_nothing() {
-    let (server, index) = fixture().await;
-    let stored = image(1, "sunset over the sea", 1);
-    index.index_image(&stored).await.unwrap();
-    let by_stream = IndexedByStream::new(Arc::new(index.clone()));
-    let other = image(2, "sunset again", 2);
-    by_stream.index_image(&other).await.unwrap();
-    assert_eq!(server.document(INDEX, &other.image_id), None);
-    by_stream.remove_image(&stored.image_id).await.unwrap();
-    assert!(server.document(INDEX, &stored.image_id).is_some());
-    assert_eq!(by_stream.search("sunset", 10).await.unwrap(), [stored]);
 }

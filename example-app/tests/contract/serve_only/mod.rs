@@ -38,4 +38,5 @@ serve_cases!(
     websocket_stale_connections_are_removed_when_gone =>
         websocket::stale_connections_are_removed_when_gone,
     websocket_sigterm_closes_sockets_cleanly => websocket::sigterm_closes_sockets_cleanly,
+    websocket_closes_when_the_token_expires => websocket::closes_when_the_token_expires,
 );

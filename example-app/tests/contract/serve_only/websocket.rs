@@ -1,7 +1,8 @@
 //! `ws://…/ws` on the `udagram serve` port: the local twin of the API Gateway WebSocket API.
 //! `$connect` needs a token, every connected client gets the ready notice of an upload,
 //! connections that left are forgotten (on close, and after a crash when a notice to them is
-//! Gone), and SIGTERM closes every socket with 1001.
+//! Gone), SIGTERM closes every socket with 1001, and a token's expiry closes its socket with 1000
+//! after a `tokenExpired` notice.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -260,4 +261,39 @@ pub async fn sigterm_closes_sockets_cleanly(mut serve: Serve) {
         stored_connections(serve.data()).is_empty(),
         "$disconnect ran for every socket"
     );
+}
+
+/// A connection outlives its token by no more than a moment: at `exp` the client is told
+/// `{"type":"tokenExpired"}`, the socket closes with 1000 and the row is gone; a connection with a
+/// longer-lived token stays.
+pub async fn closes_when_the_token_expires(serve: Serve) {
+    let issuer_url = format!("{}/", serve.http().base());
+    let issuer = udagram::dev_issuer::DevIssuer::load_or_create(serve.data(), issuer_url).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let short = issuer.issue_until("ada", now, now + 2).unwrap();
+    let mut expiring = connect(&serve, &short).await;
+    let mut lasting = connect(&serve, &serve.token("ada").await).await;
+    wait_for_connections(serve.data(), 2).await;
+
+    let started = Instant::now();
+    assert_eq!(
+        next_text(&mut expiring).await,
+        json!({ "type": "tokenExpired" })
+    );
+    assert_eq!(close_code(&mut expiring).await, Some(CloseCode::Normal));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed at exp, not later"
+    );
+    wait_for_connections(serve.data(), 1).await;
+
+    // The other one still gets notices.
+    let token = serve.token("ada").await;
+    let (image_id, group_id) = upload_one(&serve, &token).await;
+    let expected = json!({ "type": "imageReady", "imageId": image_id, "groupId": group_id });
+    assert_eq!(next_text(&mut lasting).await, expected);
+    serve.stop().await;
 }

@@ -12,10 +12,13 @@
 //! ```no_run
 //! # async fn demo(app: udagram::app::App, verifier: lamina_middleware::auth::JwtVerifier)
 //! # -> Result<(), Box<dyn std::error::Error>> {
+//! use lamina_middleware::cors::CorsConfig;
 //! use udagram::api::{ApiState, Schemas, service};
 //!
 //! let state = ApiState::new(app, Schemas::load()?);
-//! let api = service(state, verifier)?; // a tower Service<lambda_http::Request>
+//! // Browsers of the web client's origin may call it; no other.
+//! let cors = CorsConfig::new().allow_origins(["https://photos.example.com"]);
+//! let api = service(state, verifier, cors)?; // a tower Service<lambda_http::Request>
 //! # let _ = api;
 //! # Ok(())
 //! # }

@@ -235,6 +235,22 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 fn emulator_error(error: &EmulatorError) -> Response {
+    if let EmulatorError::TooManyRequests { .. } = error {
+        // Lambda's throttling answer, with the reason a function-level limit gives.
+        let body = serde_json::json!({
+            "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            "Type": "User",
+            "message": "Rate Exceeded.",
+        });
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static("TooManyRequestsException"),
+        );
+        return response;
+    }
     let (status, kind) = match error {
         EmulatorError::InvalidPayload(_) | EmulatorError::InvalidContext { .. } => {
             (StatusCode::BAD_REQUEST, "InvalidRequestContentException")

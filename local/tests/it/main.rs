@@ -9,5 +9,7 @@ mod cli_cases;
 mod emulator;
 mod invoke_endpoint;
 mod moto;
+mod scale_out;
+mod shutdown;
 mod support;
 mod xray;

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::asynchronous::AsyncConfig;
+
 /// The largest payload Lambda accepts for a synchronous invocation or returns as a response: 6 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
@@ -81,6 +83,7 @@ pub struct FunctionConfig {
     pub(crate) concurrency: usize,
     pub(crate) idle_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) asynchronous: AsyncConfig,
 }
 
 impl FunctionConfig {
@@ -114,7 +117,16 @@ impl FunctionConfig {
             concurrency: DEFAULT_CONCURRENCY,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            asynchronous: AsyncConfig::new(),
         }
+    }
+
+    /// How asynchronous invocations ([`Emulator::invoke_async`](super::Emulator::invoke_async)) are
+    /// retried and where the ones that fail for good go.
+    #[must_use]
+    pub fn asynchronous(mut self, config: AsyncConfig) -> Self {
+        self.asynchronous = config;
+        self
     }
 
     /// How many execution environments may run at once (the function's reserved concurrency),

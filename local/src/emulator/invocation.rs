@@ -30,7 +30,7 @@ pub(super) async fn run(
     request: InvocationRequest,
     incoming_header: Option<TraceHeader>,
 ) -> Result<InvocationReport, EmulatorError> {
-    let request_id = new_request_id();
+    let request_id = request.request_id.clone().unwrap_or_else(new_request_id);
     let trace = facade::plan(config, request.trace_header.as_deref(), incoming_header);
     let mut timeline = Timeline::starting_now();
 
@@ -218,7 +218,7 @@ fn describe_exit(status: std::io::Result<ExitStatus>) -> String {
 }
 
 /// A request id in the UUID v4 shape Lambda uses.
-fn new_request_id() -> String {
+pub(super) fn new_request_id() -> String {
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;

@@ -161,18 +161,14 @@ async fn invoke(
             }
             Err(error) => emulator_error(&error),
         },
-        "Event" => {
-            if let Err(error) = request.validate() {
-                return emulator_error(&error);
+        "Event" => match emulator.invoke_async(request) {
+            Ok(request_id) => {
+                let mut response = StatusCode::ACCEPTED.into_response();
+                insert(response.headers_mut(), "x-amzn-requestid", &request_id);
+                response
             }
-            tokio::spawn(async move {
-                match emulator.invoke(request).await {
-                    Ok(report) => tracing::info!(%report, "asynchronous invocation finished"),
-                    Err(error) => tracing::warn!(%error, "asynchronous invocation failed"),
-                }
-            });
-            StatusCode::ACCEPTED.into_response()
-        }
+            Err(error) => emulator_error(&error),
+        },
         "DryRun" => match request.validate() {
             Ok(_) => StatusCode::NO_CONTENT.into_response(),
             Err(error) => emulator_error(&error),

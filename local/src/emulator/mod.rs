@@ -40,6 +40,7 @@
 //! The emulator can also be invoked over HTTP at the Runtime Interface Emulator's path, see
 //! [`InvokeEndpoint`].
 
+mod asynchronous;
 mod config;
 mod environment;
 mod error;
@@ -51,11 +52,13 @@ mod report;
 mod request;
 mod runtime_api;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use asynchronous::{AsyncConfig, FailedEvent, MAX_RETRY_ATTEMPTS, OnFailure};
 pub use config::{
     DEFAULT_CONCURRENCY, DEFAULT_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, FunctionConfig, LogFormat,
     MAX_PAYLOAD_BYTES, MAX_STREAMED_RESPONSE_BYTES,
@@ -83,6 +86,8 @@ struct EmulatorInner {
     config: FunctionConfig,
     pool: Pool,
     reaper: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Asynchronous events queued or being tried.
+    pending_events: AtomicUsize,
 }
 
 impl Drop for EmulatorInner {
@@ -124,6 +129,7 @@ impl Emulator {
             pool: Pool::new(config.concurrency),
             config,
             reaper: std::sync::Mutex::new(None),
+            pending_events: AtomicUsize::new(0),
         });
         let reaper = tokio::spawn(reap_idle(Arc::downgrade(&inner)));
         *inner
@@ -214,6 +220,84 @@ impl Emulator {
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => Err(EmulatorError::Cancelled),
         }
+    }
+
+    /// Queues an asynchronous invocation (`Event`) and returns its request id at once, as Lambda's
+    /// Invoke API answers `202`. The event waits for a free environment (it is never throttled), is
+    /// tried again on failure up to [`AsyncConfig::max_retry_attempts`] times with a doubling delay,
+    /// and then goes to the [on-failure destination](AsyncConfig::on_failure). Every attempt keeps
+    /// the request id; each is logged with its attempt number and the event's age.
+    ///
+    /// # Errors
+    /// Bad input, checked before anything is queued: a payload that is not JSON or is too large, a
+    /// malformed trace header or context.
+    pub fn invoke_async(
+        &self,
+        request: impl Into<InvocationRequest>,
+    ) -> Result<String, EmulatorError> {
+        let mut request = request.into();
+        request.validate()?;
+        let request_id = invocation::new_request_id();
+        request.request_id = Some(request_id.clone());
+        self.inner.pending_events.fetch_add(1, Ordering::SeqCst);
+        let emulator = self.clone();
+        tokio::spawn(async move {
+            emulator.run_event(request, Instant::now()).await;
+            emulator.inner.pending_events.fetch_sub(1, Ordering::SeqCst);
+        });
+        Ok(request_id)
+    }
+
+    /// How many asynchronous events are queued or being tried (waiting for a retry included).
+    #[must_use]
+    pub fn pending_events(&self) -> usize {
+        self.inner.pending_events.load(Ordering::SeqCst)
+    }
+
+    async fn run_event(&self, request: InvocationRequest, queued_at: Instant) {
+        let config = &self.inner.config;
+        let settings = &config.asynchronous;
+        let request_id = request.request_id.clone().unwrap_or_default();
+        let mut attempts: Vec<InvocationReport> = Vec::new();
+        let condition = loop {
+            if queued_at.elapsed() > settings.max_event_age {
+                break asynchronous::Condition::EventAgeExceeded;
+            }
+            let report = match self.invoke_queued(request.clone()).await {
+                Ok(report) => report,
+                Err(error) => {
+                    tracing::error!(%request_id, %error, "the asynchronous event could not be run");
+                    return;
+                }
+            };
+            tracing::info!(
+                %request_id,
+                attempt = attempts.len() + 1,
+                age_ms = queued_at.elapsed().as_millis(),
+                outcome = %report.outcome,
+                "asynchronous invocation attempt: {report}"
+            );
+            let succeeded = report.outcome.is_success();
+            attempts.push(report);
+            if succeeded {
+                return;
+            }
+            let retries = u32::try_from(attempts.len() - 1).unwrap_or(u32::MAX);
+            if retries >= settings.max_retry_attempts {
+                break asynchronous::Condition::RetriesExhausted;
+            }
+            tokio::time::sleep(asynchronous::backoff(settings.retry_delay, retries + 1)).await;
+        };
+        let failed = asynchronous::failed_event(
+            &config.function_arn(),
+            &config.version,
+            &request.payload,
+            queued_at,
+            condition,
+            attempts,
+            request_id,
+        );
+        asynchronous::give_up(settings.on_failure.as_ref(), failed);
     }
 
     /// Whether a warm execution environment, its process still alive, is waiting for the next invocation.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod apigw;
+mod asynchronous;
 mod cli;
 mod cli_cases;
 mod emulator;

@@ -11,9 +11,16 @@
 //! - `{"exit": CODE}`: exits the process (a crash, as Lambda sees it).
 //! - `{"exit_after_ms": N}`: answers, then exits N ms later, between invocations.
 //!
+//! Every answer also says which process served it (`pid`) and when the handler started and ended
+//! (`started_ms`, `ended_ms`, epoch milliseconds), so tests can see environments and overlap.
+//!
 //! Init is steered by environment variables: `ECHO_INIT_SLEEP_MS` sleeps, `ECHO_FAIL_INIT=MESSAGE`
 //! exits with an error before the runtime starts, and `ECHO_REPORT_INIT_ERROR=MESSAGE` first reports
 //! the failure to the Runtime API's `/init/error`, as runtimes that do so (Python's, Node's) behave.
+//!
+//! Shutdown: on SIGTERM the function appends `sigterm {pid}` to the file named by
+//! `ECHO_SIGTERM_MARKER` (if set), prints `echo: SIGTERM`, and exits 0, unless
+//! `ECHO_IGNORE_SIGTERM` is set, in which case it carries on until it is killed.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -38,11 +45,41 @@ async fn main() -> Result<(), Error> {
         eprintln!("init failed: {message}");
         return Err(message.into());
     }
-    lambda_runtime::run(service_fn(handle)).await
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = lambda_runtime::run(service_fn(handle)) => result,
+        _ = sigterm.recv() => {
+            on_sigterm()?;
+            if std::env::var_os("ECHO_IGNORE_SIGTERM").is_some() {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What a function that flushes on shutdown does: leaves a trace that it was told to stop.
+fn on_sigterm() -> Result<(), Error> {
+    if let Some(path) = std::env::var_os("ECHO_SIGTERM_MARKER") {
+        let mut marker = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(marker, "sigterm {}", std::process::id())?;
+    }
+    println!("echo: SIGTERM");
+    Ok(())
+}
+
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let (payload, context) = event.into_parts();
+    let started_ms = epoch_ms();
     if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -83,6 +120,9 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         "function_name": context.env_config.function_name,
         "memory_mb": context.env_config.memory,
         "ballast_bytes": ballast.len(),
+        "pid": std::process::id(),
+        "started_ms": started_ms,
+        "ended_ms": epoch_ms(),
     }))
 }
 

@@ -3,9 +3,9 @@
 //!
 //! [`RestApi::bind`] serves every path and method as a `/{proxy+}` resource (and `/`). Each request
 //! becomes the REST proxy event (payload format 1.0, the shape of `aws_lambda_events`'
-//! `ApiGatewayProxyRequest`) and is handed to an idle function of the pool: one [`Emulator`] is one
-//! execution environment and serves one request at a time, so a pool of N serves N at once. The
-//! function's proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
+//! `ApiGatewayProxyRequest`) and is handed to the function, which scales out as Lambda does: each
+//! concurrent request gets an execution environment of its own, up to the function's
+//! [concurrency](crate::emulator::FunctionConfig::concurrency). The function's proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
 //! `isBase64Encoded`) becomes the HTTP response.
 //!
 //! Where API Gateway answers by itself, so does the stand-in, with its `{"message": ...}` bodies:
@@ -13,6 +13,7 @@
 //! | what happens | answer |
 //! |---|---|
 //! | the function errors, crashes, fails init, runs past its own timeout, or answers something that is not a proxy response | `502 {"message": "Internal server error"}` |
+//! | the function is throttled (every environment busy: Lambda's 429) | `500 {"message": "Internal server error"}` |
 //! | no answer within the integration timeout (29 s by default) | `504 {"message": "Endpoint request timed out"}` |
 //! | a request body over 10 MB, or an event over Lambda's 6 MB payload limit | `413 {"message": "Request Too Long"}` |
 //!

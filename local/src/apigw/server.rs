@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -9,7 +10,6 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use tokio::sync::{Mutex, mpsc};
 
 use super::event::{EventContext, proxy_event};
 use super::response::{from_proxy_response, gateway_error};
@@ -17,43 +17,36 @@ use super::{MAX_REQUEST_BYTES, RestApiConfig};
 use crate::emulator::{Emulator, EmulatorError, InvocationReport, InvocationRequest, Outcome};
 use crate::trace_header::{SamplingDecision, TraceHeader, new_segment_id};
 
-/// The functions behind the API: each request takes an idle one, or waits its turn.
+/// The functions behind the API. Each [`Emulator`] scales out by itself up to its concurrency; with
+/// several, a request goes to the next one in turn, and to the others if that one throttles.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    idle: Mutex<mpsc::Receiver<Emulator>>,
-    returns: mpsc::Sender<Emulator>,
+    functions: Vec<Emulator>,
+    next: AtomicUsize,
 }
 
 impl Pool {
     pub(crate) fn new(functions: Vec<Emulator>) -> Self {
-        let (returns, idle) = mpsc::channel(functions.len().max(1));
-        for function in functions {
-            // The channel holds exactly as many as there are functions.
-            let _ = returns.try_send(function);
-        }
         Self {
-            idle: Mutex::new(idle),
-            returns,
+            functions,
+            next: AtomicUsize::new(0),
         }
     }
 
-    /// Invokes an idle function. The invocation runs to its end in its own task, and only then is
-    /// the function idle again, even when the caller stops waiting (API Gateway's timeout).
+    /// Invokes a function that has an environment free. Each invocation runs to its end in its own
+    /// task, even when the caller stops waiting (API Gateway's timeout).
     async fn invoke(&self, request: InvocationRequest) -> Result<InvocationReport, EmulatorError> {
-        let function = self
-            .idle
-            .lock()
-            .await
-            .recv()
-            .await
-            .ok_or(EmulatorError::Cancelled)?;
-        let returns = self.returns.clone();
-        let task = tokio::spawn(async move {
-            let report = function.invoke(request).await;
-            let _ = returns.send(function).await;
-            report
-        });
-        task.await.map_err(|_| EmulatorError::Cancelled)?
+        let count = self.functions.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut throttled = None;
+        for offset in 0..count {
+            let function = &self.functions[(first + offset) % count];
+            match function.invoke(request.clone()).await {
+                Err(error @ EmulatorError::TooManyRequests { .. }) => throttled = Some(error),
+                other => return other,
+            }
+        }
+        Err(throttled.unwrap_or(EmulatorError::Cancelled))
     }
 }
 
@@ -166,6 +159,19 @@ async fn answer(
                 StatusCode::GATEWAY_TIMEOUT,
                 "IntegrationTimeout",
                 "Endpoint request timed out",
+            )
+        }
+        Ok(Err(EmulatorError::TooManyRequests { concurrency })) => {
+            // Lambda answers 429; a REST API's Lambda proxy integration turns that into a 500.
+            tracing::warn!(
+                request_id,
+                concurrency,
+                "Lambda invocation failed with status: 429 (TooManyRequestsException)"
+            );
+            gateway_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerErrorException",
+                "Internal server error",
             )
         }
         Ok(Err(EmulatorError::PayloadTooLarge { size, limit })) => {

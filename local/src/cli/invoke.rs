@@ -2,14 +2,16 @@
 //! and trace waterfall on stderr.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
 use clap::{Args as ClapArgs, ValueEnum};
 use lamina_local::emulator::{Emulator, InvocationReport, InvocationRequest};
 use lamina_local::trace_header::TraceHeader;
 use lamina_local::xray::XrayCollector;
+use tokio::task::JoinSet;
 
+use super::summary::Summary;
 use super::{EXIT_FUNCTION_FAILED, EXIT_OK, Failure, FunctionArgs, XrayArgs};
 
 /// How long to wait for a trace to complete after its invocation returned.
@@ -35,7 +37,9 @@ pub(crate) struct InvokeArgs {
     /// The client context to pass (a JSON object).
     #[arg(long, value_name = "JSON")]
     client_context: Option<String>,
-    /// Invoke this many times; the first is a cold start, the rest are warm.
+    /// Invoke this many times, --concurrency at a time (one at a time: the first is a cold start,
+    /// the rest are warm). With more than one, a summary of cold and warm starts and latency
+    /// percentiles follows on stderr.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     repeat: u32,
     /// text: the response on stdout, the REPORT line and trace on stderr. json: one report per line on stdout.
@@ -72,19 +76,47 @@ pub(crate) async fn run(args: InvokeArgs) -> Result<u8, Failure> {
         .await
         .map_err(Failure::from_emulator)?;
 
+    // As many callers as the function may have environments: a burst that scales out, never throttled.
+    let callers = args
+        .function
+        .concurrency
+        .unwrap_or(1)
+        .min(args.repeat as usize);
+    let mut summary = Summary::new(callers);
+    let mut in_flight = JoinSet::new();
     let mut exit = EXIT_OK;
-    for _ in 0..args.repeat {
-        let report = emulator
-            .invoke(request.clone())
-            .await
-            .map_err(Failure::from_emulator)?;
-        if !report.outcome.is_success() {
-            exit = EXIT_FUNCTION_FAILED;
+    for started in 0..args.repeat {
+        let emulator = emulator.clone();
+        let request = request.clone();
+        in_flight.spawn(async move {
+            let called = Instant::now();
+            let report = emulator.invoke(request).await;
+            (report, called.elapsed())
+        });
+        // Keep `callers` invocations in flight; collect one before starting another.
+        if in_flight.len() < callers && started + 1 < args.repeat {
+            continue;
         }
-        print_report(&report, args.output)?;
-        if let (Some(collector), Output::Text) = (&collector, args.output) {
-            print_trace(collector, &report).await;
+        while let Some(joined) = in_flight.join_next().await {
+            let (report, latency) = joined
+                .context("an invocation task failed")
+                .map_err(Failure::environment)?;
+            let report = report.map_err(Failure::from_emulator)?;
+            if !report.outcome.is_success() {
+                exit = EXIT_FUNCTION_FAILED;
+            }
+            summary.add(&report, latency);
+            print_report(&report, args.output)?;
+            if let (Some(collector), Output::Text, 1) = (&collector, args.output, callers) {
+                print_trace(collector, &report).await;
+            }
+            if started + 1 < args.repeat {
+                break;
+            }
         }
+    }
+    if args.repeat > 1 {
+        eprint!("{summary}");
     }
     emulator.shutdown().await;
     if let Some(collector) = collector {

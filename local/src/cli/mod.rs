@@ -2,6 +2,7 @@
 
 mod invoke;
 mod serve;
+mod summary;
 mod xray;
 
 use std::net::SocketAddr;
@@ -131,6 +132,13 @@ pub(crate) struct FunctionArgs {
     /// An environment variable for the function, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     env: Vec<(String, String)>,
+    /// How many execution environments may run at once; more concurrent requests are throttled
+    /// [default: 10]. `invoke` runs this many invocations at a time [default: 1].
+    #[arg(long, value_name = "N", value_parser = parse_concurrency)]
+    pub(crate) concurrency: Option<usize>,
+    /// How long an idle execution environment is kept before it is shut down, e.g. 30s or 5m.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
 }
 
 impl FunctionArgs {
@@ -173,6 +181,11 @@ impl FunctionArgs {
             .memory_mb(self.memory)
             .envs(self.env.clone())
             .inherit_env(self.inherit_env)
+            .concurrency(
+                self.concurrency
+                    .unwrap_or(lamina_local::emulator::DEFAULT_CONCURRENCY),
+            )
+            .idle_timeout(self.idle_timeout)
             .echo_logs(true);
         if let Some(name) = &self.function_name {
             config = config.function_name(name);
@@ -212,6 +225,15 @@ pub(crate) async fn start_collector(config: CollectorConfig) -> Result<XrayColle
         .await
         .context("the X-Ray daemon stand-in could not start")
         .map_err(Failure::environment)
+}
+
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of environments from 1 to 1000, got {text:?}"
+        )),
+    }
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {

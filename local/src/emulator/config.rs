@@ -3,8 +3,26 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::asynchronous::AsyncConfig;
+
 /// The largest payload Lambda accepts for a synchronous invocation or returns as a response: 6 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// How many execution environments a function may run at once unless told otherwise: 10.
+///
+/// Lambda's own default is the account's unreserved concurrency (1,000 in most regions); 10 lets a test
+/// see scale-out and throttling without starting hundreds of processes on a laptop.
+pub const DEFAULT_CONCURRENCY: usize = 10;
+
+/// How long an idle execution environment is kept warm unless told otherwise: 10 minutes.
+///
+/// Lambda does not document how long it keeps an idle environment; set what a test needs with
+/// [`FunctionConfig::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How long a runtime has between SIGTERM and SIGKILL unless told otherwise: 500 ms, what Lambda
+/// gives a runtime with an internal extension.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// The log format Lambda announces to the runtime in `AWS_LAMBDA_LOG_FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +80,10 @@ pub struct FunctionConfig {
     pub(crate) env: Vec<(String, String)>,
     pub(crate) echo_logs: bool,
     pub(crate) inherit_env: bool,
+    pub(crate) concurrency: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) asynchronous: AsyncConfig,
 }
 
 impl FunctionConfig {
@@ -92,7 +114,44 @@ impl FunctionConfig {
             env: Vec::new(),
             echo_logs: false,
             inherit_env: false,
+            concurrency: DEFAULT_CONCURRENCY,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            asynchronous: AsyncConfig::new(),
         }
+    }
+
+    /// How asynchronous invocations ([`Emulator::invoke_async`](super::Emulator::invoke_async)) are
+    /// retried and where the ones that fail for good go.
+    #[must_use]
+    pub fn asynchronous(mut self, config: AsyncConfig) -> Self {
+        self.asynchronous = config;
+        self
+    }
+
+    /// How many execution environments may run at once (the function's reserved concurrency),
+    /// [`DEFAULT_CONCURRENCY`] by default; at least 1. A synchronous invocation that finds them all
+    /// busy is throttled ([`EmulatorError::TooManyRequests`](super::EmulatorError::TooManyRequests)).
+    #[must_use]
+    pub fn concurrency(mut self, environments: usize) -> Self {
+        self.concurrency = environments.max(1);
+        self
+    }
+
+    /// How long an execution environment may sit idle before it is shut down (SIGTERM, then SIGKILL
+    /// after the [grace period](Self::shutdown_grace)); the next invocation is a cold start.
+    #[must_use]
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// How long a runtime has to exit after SIGTERM before it gets SIGKILL, [`DEFAULT_SHUTDOWN_GRACE`]
+    /// by default.
+    #[must_use]
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
     }
 
     /// Arguments passed to the executable (a script interpreter's script, for example).
@@ -229,6 +288,12 @@ impl FunctionConfig {
     #[must_use]
     pub fn memory(&self) -> u32 {
         self.memory_mb
+    }
+
+    /// How many execution environments may run at once.
+    #[must_use]
+    pub fn max_environments(&self) -> usize {
+        self.concurrency
     }
 
     /// The ARN the function is invoked by, `arn:aws:lambda:{region}:{account}:function:{name}`.

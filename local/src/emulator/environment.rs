@@ -49,6 +49,10 @@ impl LogBuffer {
 /// A running runtime process and everything attached to it. Dropping it kills the process.
 #[derive(Debug)]
 pub(crate) struct ExecutionEnvironment {
+    /// Which of the emulator's environments this is: 1 for the first one started, then 2, 3...
+    pub(crate) id: u64,
+    /// Its log stream (`AWS_LAMBDA_LOG_STREAM_NAME`): one per environment, as in CloudWatch Logs.
+    pub(crate) log_stream: String,
     pub(crate) child: Child,
     pub(crate) api: RuntimeApi,
     pub(crate) spawned_at: Instant,
@@ -62,17 +66,22 @@ pub(crate) struct ExecutionEnvironment {
 
 impl ExecutionEnvironment {
     /// Starts a Runtime API server and spawns the bootstrap with Lambda's environment pointing at it.
-    pub(crate) async fn spawn(config: &FunctionConfig) -> Result<Self, EmulatorError> {
+    pub(crate) async fn spawn(config: &FunctionConfig, id: u64) -> Result<Self, EmulatorError> {
         let (api, init_signals) = RuntimeApi::start()
             .await
             .map_err(EmulatorError::RuntimeApi)?;
+        let log_stream = log_stream_name(&config.version);
         let mut command = Command::new(&config.executable);
         if !config.inherit_env {
             command.env_clear();
         }
         command
             .args(&config.args)
-            .envs(lambda_environment(config, &api.address().to_string()))
+            .envs(lambda_environment(
+                config,
+                &api.address().to_string(),
+                &log_stream,
+            ))
             .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -112,6 +121,8 @@ impl ExecutionEnvironment {
         let peak_rss_kb = Arc::new(AtomicU64::new(0));
         let sampler = tokio::spawn(sample_memory(pid, Arc::clone(&peak_rss_kb)));
         Ok(Self {
+            id,
+            log_stream,
             child,
             api,
             spawned_at,
@@ -146,6 +157,29 @@ impl ExecutionEnvironment {
         self.drain_logs_after_exit().await;
         status
     }
+
+    /// Lambda's shutdown phase: SIGTERM, then up to `grace` for the runtime to exit on its own
+    /// (flushing what it buffered), then SIGKILL. Returns how the process ended.
+    pub(crate) async fn stop(&mut self, grace: std::time::Duration) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            self.drain_logs_after_exit().await;
+            return Some(status);
+        }
+        // `Child::id` is `None` once the process is reaped, so the pid cannot be someone else's.
+        let signalled = self
+            .child
+            .id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .and_then(rustix::process::Pid::from_raw)
+            .is_some_and(|pid| {
+                rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
+            });
+        if signalled && let Ok(Ok(status)) = tokio::time::timeout(grace, self.child.wait()).await {
+            self.drain_logs_after_exit().await;
+            return Some(status);
+        }
+        self.kill().await
+    }
 }
 
 impl Drop for ExecutionEnvironment {
@@ -159,7 +193,11 @@ impl Drop for ExecutionEnvironment {
 }
 
 /// The variables Lambda sets for a custom runtime (provided.al2023), pointing at `runtime_api`.
-fn lambda_environment(config: &FunctionConfig, runtime_api: &str) -> Vec<(String, String)> {
+fn lambda_environment(
+    config: &FunctionConfig,
+    runtime_api: &str,
+    log_stream: &str,
+) -> Vec<(String, String)> {
     let task_root = config
         .executable
         .parent()
@@ -178,10 +216,7 @@ fn lambda_environment(config: &FunctionConfig, runtime_api: &str) -> Vec<(String
             "AWS_LAMBDA_LOG_GROUP_NAME",
             format!("/aws/lambda/{}", config.function_name),
         ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            log_stream_name(&config.version),
-        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_owned()),
         (
             "AWS_LAMBDA_LOG_FORMAT",
             config.log_format.as_env_value().to_owned(),
@@ -304,9 +339,10 @@ mod tests {
     #[test]
     fn the_environment_is_lambdas() {
         let config = FunctionConfig::new("/opt/fn/bootstrap").xray_daemon("127.0.0.1:2999");
-        let vars: std::collections::HashMap<_, _> = lambda_environment(&config, "127.0.0.1:9001")
-            .into_iter()
-            .collect();
+        let vars: std::collections::HashMap<_, _> =
+            lambda_environment(&config, "127.0.0.1:9001", &log_stream_name("$LATEST"))
+                .into_iter()
+                .collect();
         assert_eq!(vars["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
         assert_eq!(vars["AWS_LAMBDA_FUNCTION_NAME"], "bootstrap");
         assert_eq!(vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");

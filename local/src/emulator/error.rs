@@ -51,6 +51,14 @@ pub enum EmulatorError {
     /// The invocation's task was cancelled because the async runtime is shutting down.
     #[error("the invocation was cancelled: the async runtime is shutting down")]
     Cancelled,
+    /// Every execution environment the function may run is busy: Lambda throttles a synchronous
+    /// invocation with `TooManyRequestsException` (429), reason
+    /// `ReservedFunctionConcurrentInvocationLimitExceeded`.
+    #[error("Rate Exceeded: all {concurrency} execution environments of the function are busy")]
+    TooManyRequests {
+        /// The function's concurrency.
+        concurrency: usize,
+    },
     /// The client context or Cognito identity the caller passed is not a JSON object.
     #[error("the {what} is not a JSON object: {detail}")]
     InvalidContext {

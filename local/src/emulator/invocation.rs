@@ -21,14 +21,16 @@ enum Ending {
     TimedOut,
 }
 
-/// Runs one invocation in the environment held by `slot`, spawning one first if the slot is empty.
+/// Runs one invocation in the environment held by `slot`, spawning one first (with id
+/// `environment_id`) if the slot is empty. The slot is empty afterwards if the environment is gone.
 pub(super) async fn run(
     config: &FunctionConfig,
     slot: &mut Option<ExecutionEnvironment>,
+    environment_id: u64,
     request: InvocationRequest,
     incoming_header: Option<TraceHeader>,
 ) -> Result<InvocationReport, EmulatorError> {
-    let request_id = new_request_id();
+    let request_id = request.request_id.clone().unwrap_or_else(new_request_id);
     let trace = facade::plan(config, request.trace_header.as_deref(), incoming_header);
     let mut timeline = Timeline::starting_now();
 
@@ -41,7 +43,7 @@ pub(super) async fn run(
     let cold_start = slot.is_none();
     let environment = match slot {
         Some(environment) => environment,
-        None => slot.insert(ExecutionEnvironment::spawn(config).await?),
+        None => slot.insert(ExecutionEnvironment::spawn(config, environment_id).await?),
     };
 
     let mut init_duration = None;
@@ -57,6 +59,8 @@ pub(super) async fn run(
                     request_id,
                     outcome,
                     cold_start,
+                    environment: environment.id,
+                    log_stream: environment.log_stream.clone(),
                     init_duration: Some(init_elapsed),
                     duration: Duration::ZERO,
                     billed_duration: billed(init_elapsed),
@@ -125,6 +129,7 @@ pub(super) async fn run(
         }
     };
     let logs = environment.logs.drain();
+    let (environment_id, log_stream) = (environment.id, environment.log_stream.clone());
     if matches!(outcome, Outcome::Crashed { .. } | Outcome::TimedOut { .. }) {
         // Lambda throws the environment away; the next invocation starts a new one.
         *slot = None;
@@ -133,6 +138,8 @@ pub(super) async fn run(
         request_id,
         outcome,
         cold_start,
+        environment: environment_id,
+        log_stream,
         init_duration,
         duration,
         billed_duration: billed(duration + init_duration.unwrap_or_default()),
@@ -211,7 +218,7 @@ fn describe_exit(status: std::io::Result<ExitStatus>) -> String {
 }
 
 /// A request id in the UUID v4 shape Lambda uses.
-fn new_request_id() -> String {
+pub(super) fn new_request_id() -> String {
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;

@@ -161,18 +161,14 @@ async fn invoke(
             }
             Err(error) => emulator_error(&error),
         },
-        "Event" => {
-            if let Err(error) = request.validate() {
-                return emulator_error(&error);
+        "Event" => match emulator.invoke_async(request) {
+            Ok(request_id) => {
+                let mut response = StatusCode::ACCEPTED.into_response();
+                insert(response.headers_mut(), "x-amzn-requestid", &request_id);
+                response
             }
-            tokio::spawn(async move {
-                match emulator.invoke(request).await {
-                    Ok(report) => tracing::info!(%report, "asynchronous invocation finished"),
-                    Err(error) => tracing::warn!(%error, "asynchronous invocation failed"),
-                }
-            });
-            StatusCode::ACCEPTED.into_response()
-        }
+            Err(error) => emulator_error(&error),
+        },
         "DryRun" => match request.validate() {
             Ok(_) => StatusCode::NO_CONTENT.into_response(),
             Err(error) => emulator_error(&error),
@@ -235,6 +231,22 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 fn emulator_error(error: &EmulatorError) -> Response {
+    if let EmulatorError::TooManyRequests { .. } = error {
+        // Lambda's throttling answer, with the reason a function-level limit gives.
+        let body = serde_json::json!({
+            "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            "Type": "User",
+            "message": "Rate Exceeded.",
+        });
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static("TooManyRequestsException"),
+        );
+        return response;
+    }
     let (status, kind) = match error {
         EmulatorError::InvalidPayload(_) | EmulatorError::InvalidContext { .. } => {
             (StatusCode::BAD_REQUEST, "InvalidRequestContentException")

@@ -139,7 +139,8 @@ pub struct LogLine {
 
 /// Everything the emulator knows about one invocation: Lambda's `REPORT` figures and the outcome.
 ///
-/// Its `Display` is Lambda's `REPORT` line.
+/// Its `Display` is Lambda's `REPORT` line, with the environment that served the invocation at the
+/// end (`Environment: 3`), which Lambda shows as the log stream the line is in.
 #[derive(Debug, Clone, Serialize)]
 pub struct InvocationReport {
     /// The request id (`Lambda-Runtime-Aws-Request-Id`).
@@ -148,6 +149,10 @@ pub struct InvocationReport {
     pub outcome: Outcome,
     /// Whether this invocation started a new execution environment.
     pub cold_start: bool,
+    /// Which execution environment served it: 1 for the first the emulator started, then 2, 3...
+    pub environment: u64,
+    /// That environment's log stream (`AWS_LAMBDA_LOG_STREAM_NAME`), as CloudWatch Logs names it.
+    pub log_stream: String,
     /// Spawn to the runtime's first `/next`, on a cold start only.
     #[serde(serialize_with = "serialize_optional_duration_ms")]
     pub init_duration: Option<Duration>,
@@ -184,7 +189,7 @@ impl fmt::Display for InvocationReport {
         if !self.outcome.is_success() {
             write!(f, "\tStatus: {}", self.outcome.status_word())?;
         }
-        Ok(())
+        write!(f, "\tEnvironment: {}", self.environment)
     }
 }
 
@@ -243,6 +248,8 @@ mod tests {
                 timeout: Duration::from_secs(3),
             },
             cold_start: true,
+            environment: 3,
+            log_stream: "2026/01/01/[$LATEST]0123456789abcdef0123456789abcdef".to_owned(),
             init_duration: Some(Duration::from_micros(12_346)),
             duration: Duration::from_micros(3_000_120),
             billed_duration: Duration::from_millis(3013),
@@ -254,7 +261,7 @@ mod tests {
         assert_eq!(
             report.to_string(),
             "REPORT RequestId: 8f5e2b1c-0000-4000-8000-000000000001\tDuration: 3000.12 ms\tBilled Duration: 3013 ms\t\
-             Memory Size: 128 MB\tMax Memory Used: 9 MB\tInit Duration: 12.35 ms\tStatus: timeout"
+             Memory Size: 128 MB\tMax Memory Used: 9 MB\tInit Duration: 12.35 ms\tStatus: timeout\tEnvironment: 3"
         );
         let body = report.outcome.error_body(&report.request_id);
         assert_eq!(

@@ -22,6 +22,8 @@ pub struct InvocationRequest {
     pub(crate) trace_header: Option<String>,
     pub(crate) client_context: Option<String>,
     pub(crate) cognito_identity: Option<String>,
+    /// Set by the asynchronous queue: every attempt at one event keeps its request id, as on Lambda.
+    pub(crate) request_id: Option<String>,
 }
 
 impl InvocationRequest {
@@ -33,6 +35,7 @@ impl InvocationRequest {
             trace_header: None,
             client_context: None,
             cognito_identity: None,
+            request_id: None,
         }
     }
 

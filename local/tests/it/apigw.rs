@@ -68,6 +68,7 @@ fn mirror_runtime() -> (tempfile::TempDir, PathBuf) {
 
 struct Api {
     api: RestApi,
+    functions: Vec<Emulator>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -78,11 +79,12 @@ async fn mirror_api(pool: usize, config: RestApiConfig) -> Api {
         let function = FunctionConfig::new(&path).timeout(Duration::from_secs(10));
         functions.push(Emulator::start(function).await.unwrap());
     }
-    let api = RestApi::bind(functions, config, "127.0.0.1:0".parse().unwrap())
+    let api = RestApi::bind(functions.clone(), config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     Api {
         api,
+        functions,
         _dir: Some(dir),
     }
 }
@@ -304,11 +306,20 @@ async fn a_slow_function_is_504_and_its_environment_finishes_first() {
         "{:?}",
         start.elapsed()
     );
-    // The one execution environment is still busy with the slow event: the next request waits
-    // for it instead of interrupting it, then is served.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The execution environment is still busy with the slow event: it is not interrupted, and when
+    // the event is done the environment is warm and idle again, and serves the next request.
+    let function = &api.functions[0];
+    assert_eq!(function.environments().running, 1);
+    for _ in 0..200 {
+        if function.is_warm().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(function.is_warm().await, "{:?}", function.environments());
     let after = send("GET", &format!("{}/fine", api.api.url()), &[], "").await;
     assert_eq!(after.status, 200);
+    assert_eq!(function.environments().running, 1);
 }
 
 #[tokio::test]

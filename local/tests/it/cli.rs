@@ -242,3 +242,45 @@ async fn serve_answers_curl_style_requests_until_interrupted() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn invoke_with_concurrency_scales_out_and_summarises_cold_and_warm_starts() {
+    let output = invoke_echo(&[
+        "--payload",
+        r#"{"sleep_ms": 500}"#,
+        "--concurrency",
+        "3",
+        "--repeat",
+        "6",
+        "--no-xray",
+        "--output",
+        "json",
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let reports: Vec<Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 6);
+    // The first three ran at once, each in an environment of its own; the next three reused them.
+    let cold = reports.iter().filter(|r| r["cold_start"] == true).count();
+    assert_eq!(cold, 3, "{reports:#?}");
+    let environments: std::collections::BTreeSet<u64> = reports
+        .iter()
+        .map(|r| r["environment"].as_u64().unwrap())
+        .collect();
+    assert_eq!(environments, [1, 2, 3].into());
+    assert!(
+        stderr.contains(
+            "6 invocations, 3 at a time: 3 cold starts, 3 warm, 3 environments, 0 failed"
+        ),
+        "{stderr}"
+    );
+    for line in ["latency ", "duration ", "init duration "] {
+        assert!(
+            stderr.contains(line) && stderr.contains(" p99 "),
+            "{stderr}"
+        );
+    }
+}

@@ -4,10 +4,13 @@
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod apigw;
+mod asynchronous;
 mod cli;
 mod cli_cases;
 mod emulator;
 mod invoke_endpoint;
 mod moto;
+mod scale_out;
+mod shutdown;
 mod support;
 mod xray;

@@ -37,6 +37,19 @@ use pump::{EventFunctions, Pump};
 /// The functions' timeout (the template's).
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Sets the `api` function's concurrency (its most execution environments), so the suite can run
+/// against one environment or several; unset, the emulator's default.
+const CONCURRENCY_VARIABLE: &str = "UDAGRAM_API_CONCURRENCY";
+
+/// The `api` function's concurrency from [`CONCURRENCY_VARIABLE`], if set.
+fn api_concurrency() -> Option<usize> {
+    let value = std::env::var(CONCURRENCY_VARIABLE).ok()?;
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => panic!("{CONCURRENCY_VARIABLE} must be a positive number, got {value:?}"),
+    }
+}
+
 /// Udagram's Lambda functions on the emulator, with moto behind them.
 #[derive(Debug)]
 pub struct LambdaStack {
@@ -77,7 +90,11 @@ impl LambdaStack {
                 .envs(environment.clone())
                 .echo_logs(true)
         };
-        let api = Emulator::start(function("api")).await.unwrap();
+        let mut api_config = function("api");
+        if let Some(concurrency) = api_concurrency() {
+            api_config = api_config.concurrency(concurrency);
+        }
+        let api = Emulator::start(api_config).await.unwrap();
         let process_upload = Emulator::start(function("process-upload")).await.unwrap();
         let index_stream = Emulator::start(function("index-stream")).await.unwrap();
 

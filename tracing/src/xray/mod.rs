@@ -41,7 +41,7 @@
 //! |---|---|
 //! | `xray.name` or `otel.name` | the subsegment's name (default: the span's name), sanitised to X-Ray's characters and 200 characters |
 //! | `annotation.<key>` | an indexed annotation `<key>` (other characters than `[A-Za-z0-9_]` become `_`); strings, numbers and booleans only, at most 50 per trace, the rest dropped and counted |
-//! | `http.status_code`, `http.response.status_code` or `status` (a number) | `fault` for 5xx, `throttle` and `error` for 429, `error` for other 4xx |
+//! | `http.status_code` or `http.response.status_code` (a number) | `fault` for 5xx, `throttle` and `error` for 429, `error` for other 4xx (a field named plain `status` is metadata like any other) |
 //! | `xray.namespace` | the subsegment's `namespace` (`aws`, `remote`) |
 //! | `aws.<key>` (`aws.json.<key>` for a JSON value; `aws.json` for a JSON object whose members are merged in) | a member of the `aws` object (`operation`, `region`, `table_name`, ...) |
 //! | `http.request.method`, `.url`, `.user_agent`, `.client_ip`; `http.response.status` | the `http` object (the status also sets the flags) |
@@ -69,6 +69,7 @@ mod header;
 mod http_fields;
 mod lambda;
 mod layer;
+mod span_fields;
 
 pub use document::{
     AnnotationValue, Exception, MAX_ANNOTATIONS_PER_TRACE, MAX_NAME_CHARS, MAX_STRING_CHARS,

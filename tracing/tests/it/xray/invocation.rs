@@ -1,5 +1,6 @@
 //! Invocations through `XrayLambdaLayer` + `XrayLayer`, sent to a real `XrayCollector`.
 
+use lamina_tracing::cold_start::ColdStart;
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -42,7 +43,8 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let order = load_order(&id).await?;
     let _ = audit(&id).await;
     {
-        let _throttled = tracing::info_span!("payments", status = 429_u64).entered();
+        let _throttled =
+            tracing::info_span!("payments", http.response.status_code = 429_u64).entered();
     }
     {
         let _missing = tracing::info_span!("inventory", http.status_code = 404_u64).entered();
@@ -110,7 +112,9 @@ async fn the_tree_assembles_under_the_function_segment() {
     let collector = collector().await;
     let layer = layer_for(&collector);
     let _guard = subscriber(layer.clone());
-    let lambda = XrayLambdaLayer::new().service("orders");
+    let lambda = XrayLambdaLayer::new()
+        .service("orders")
+        .cold_start(crate::fresh_cold_start());
     let (result, trace) = traced(&collector, &lambda, json!({ "id": "o-1" })).await;
     assert_eq!(
         result.expect("handler result"),
@@ -232,14 +236,35 @@ async fn a_handler_error_is_a_fault_with_a_cause() {
 async fn cold_start_is_true_only_for_the_first_invocation() {
     let collector = collector().await;
     let _guard = subscriber(layer_for(&collector));
-    let lambda = XrayLambdaLayer::new();
+    let on_demand = crate::fresh_cold_start();
     let mut cold_starts = Vec::new();
-    for _ in 0..3 {
-        let (_, trace) = traced(&collector, &lambda, json!({ "id": "o-3" })).await;
-        cold_starts.push(annotation(handler_of(&trace), "ColdStart").cloned());
+    // Two layers (two stacks built in one process) share the source: one cold start in all.
+    for lambda in [XrayLambdaLayer::new(), XrayLambdaLayer::new()] {
+        let lambda = lambda.cold_start(on_demand.clone());
+        for _ in 0..2 {
+            let (_, trace) = traced(&collector, &lambda, json!({ "id": "o-3" })).await;
+            cold_starts.push(annotation(handler_of(&trace), "ColdStart").cloned());
+        }
     }
-    let expected = [true, false, false].map(|cold| Some(AnnotationValue::Bool(cold)));
+    let expected = [true, false, false, false].map(|cold| Some(AnnotationValue::Bool(cold)));
     assert_eq!(cold_starts, expected);
+    collector.shutdown().await;
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_and_snap_start_are_not_cold_starts() {
+    let collector = collector().await;
+    let _guard = subscriber(layer_for(&collector));
+    for initialization_type in ["provisioned-concurrency", "snap-start"] {
+        let source = ColdStart::for_initialization_type(Some(initialization_type));
+        let lambda = XrayLambdaLayer::new().cold_start(source);
+        let (_, trace) = traced(&collector, &lambda, json!({ "id": "o-3" })).await;
+        assert_eq!(
+            annotation(handler_of(&trace), "ColdStart"),
+            Some(&AnnotationValue::Bool(false)),
+            "{initialization_type}"
+        );
+    }
     collector.shutdown().await;
 }
 

@@ -43,7 +43,7 @@ use super::adapters::{
     AnnouncedByBucket, blob_store, notifier, prefetch_keys, sdk_config, search_index, store,
     verifier,
 };
-use super::api::{ApiTraceLayer, without_stage};
+use super::api::ApiTraceLayer;
 use super::config::{
     ApiConfig, AuthorizerConfig, ConfigError, ConnectionsConfig, StreamConfig, UploadConfig,
 };
@@ -250,10 +250,7 @@ pub async fn run_api() -> Result<(), RunError> {
     prefetch_keys(&verifier).await;
     let api = crate::api::service(ApiState::new(app, schemas), verifier)
         .map_err(|e| init_failed("the API")(&e))?;
-    let api = ServiceBuilder::new()
-        .map_request(without_stage)
-        .layer(ApiTraceLayer)
-        .service(api);
+    let api = ServiceBuilder::new().layer(ApiTraceLayer).service(api);
     let handler = layers.service(lambda_http::Adapter::from(api));
     lambda_runtime::run(handler)
         .await

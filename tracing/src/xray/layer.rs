@@ -4,7 +4,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::SystemTime,
 };
@@ -134,6 +134,8 @@ struct TraceState {
     /// The incoming trace header's extra keys (`xray.trace_extra`), passed on downstream.
     extra: String,
     annotations: AtomicUsize,
+    /// Whether the trace's root subsegment has been sent `in_progress` (see `on_close`).
+    root_announced: AtomicBool,
 }
 
 /// The per-span state kept in the span's extensions.
@@ -146,6 +148,8 @@ enum XraySpan {
 
 struct SpanState {
     trace: Arc<TraceState>,
+    /// The root of its trace in this process (the handler subsegment, or an HTTP segment).
+    root: bool,
     subsegment: Subsegment,
     status: Option<u64>,
     errored: bool,
@@ -172,12 +176,13 @@ where
                         trace_id,
                         extra: fields.trace_extra.take().unwrap_or_default(),
                         annotations: AtomicUsize::new(0),
+                        root_announced: AtomicBool::new(false),
                     })
                 });
             span.extensions_mut().insert(XraySpan::Suppressed(trace));
             return;
         }
-        let (trace, parent_id) = if let (Some(trace_id), Some(parent_id)) = (
+        let (trace, parent_id, root) = if let (Some(trace_id), Some(parent_id)) = (
             fields.trace_id.as_deref().and_then(TraceId::parse),
             fields
                 .parent_id
@@ -189,8 +194,9 @@ where
                 trace_id,
                 extra: fields.trace_extra.take().unwrap_or_default(),
                 annotations: AtomicUsize::new(0),
+                root_announced: AtomicBool::new(false),
             };
-            (Arc::new(trace), parent_id)
+            (Arc::new(trace), parent_id, true)
         } else {
             let mut found = None;
             for ancestor in span.scope().skip(1) {
@@ -204,7 +210,7 @@ where
                 break;
             }
             match found {
-                Some(found) => found,
+                Some((trace, parent_id)) => (trace, parent_id, false),
                 None => return,
             }
         };
@@ -213,6 +219,7 @@ where
         subsegment.start_time = epoch_seconds(SystemTime::now());
         let mut state = SpanState {
             trace,
+            root,
             subsegment,
             status: None,
             errored: false,
@@ -272,6 +279,23 @@ where
         let Some(XraySpan::Traced(state)) = span.extensions_mut().remove::<XraySpan>() else {
             return;
         };
+        if !state.root && !state.trace.root_announced.swap(true, Ordering::Relaxed) {
+            // The first subsegment of the trace to close names a parent chain that ends at a root
+            // still open. Send the root `in_progress` first, as the X-Ray SDKs send long work: if
+            // the root never closes (Lambda stops a handler at its timeout), what was sent under
+            // it still hangs in one tree instead of under an id that never arrives.
+            for ancestor in span.scope().skip(1) {
+                if let Some(XraySpan::Traced(open)) = ancestor.extensions().get::<XraySpan>()
+                    && open.root
+                    && Arc::ptr_eq(&open.trace, &state.trace)
+                {
+                    let mut announced = open.subsegment.clone();
+                    announced.in_progress = true;
+                    self.emitter.emit(announced);
+                    break;
+                }
+            }
+        }
         let SpanState {
             mut subsegment,
             status,

@@ -5,8 +5,8 @@ use tracing_subscriber::prelude::*;
 
 use super::*;
 
-/// Runs `body` with an `XrayLayer` sending to a local socket, and returns the documents sent
-/// and the layer's counters.
+/// Runs `body` with an `XrayLayer` sending to a local socket, and returns the complete documents
+/// sent (not the `in_progress` copies of trace roots) and the layer's counters.
 fn capture(body: impl FnOnce(&str, &str)) -> (Vec<Value>, XrayStats) {
     capture_with(std::convert::identity, body)
 }
@@ -38,7 +38,10 @@ fn capture_with(
         {
             panic!("{rejection}: {body}");
         }
-        documents.push(serde_json::from_str(body).expect("json"));
+        let document: Value = serde_json::from_str(body).expect("json");
+        if document.get("in_progress").is_none() {
+            documents.push(document);
+        }
     }
     (documents, layer.stats())
 }
@@ -58,7 +61,8 @@ fn names_nesting_and_parents() {
         inner.record("xray.name", "renamed");
         drop(inner);
     });
-    assert_eq!(stats.sent, 3);
+    // The root's `in_progress` copy, sent before its first child, and the three spans.
+    assert_eq!(stats.sent, 4);
     let names: Vec<&str> = documents
         .iter()
         .map(|d| d["name"].as_str().unwrap_or(""))
@@ -217,7 +221,7 @@ fn library_spans_are_left_out_by_default_and_their_children_attach_above() {
     assert_eq!(documents[0]["parent_id"], documents[1]["id"]);
     // The SDK's own error event (a retried attempt) does not mark the handler as a fault.
     assert!(documents[1].get("fault").is_none(), "{}", documents[1]);
-    assert_eq!(stats.sent, 2);
+    assert_eq!(stats.sent, 3, "with the root's in-progress copy");
 }
 
 #[test]
@@ -293,4 +297,53 @@ fn secrets_in_span_fields_never_reach_x_ray() {
         "[REDACTED]"
     );
     assert_eq!(documents[0]["metadata"]["default"]["password"], "p");
+}
+
+#[test]
+fn the_root_is_sent_in_progress_before_its_first_child_and_only_once() {
+    let receiver = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    receiver
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let layer = XrayLayer::new(receiver.local_addr().expect("address"));
+    let trace_id = TraceId::generate();
+    let parent = SegmentId::generate();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _root = root(trace_id.as_str(), &parent.to_string()).entered();
+        drop(tracing::info_span!("first"));
+        drop(tracing::info_span!("second"));
+    });
+    let mut documents = Vec::new();
+    let mut buffer = vec![0; 70_000];
+    while let Ok(len) = receiver.recv(&mut buffer) {
+        let text = std::str::from_utf8(&buffer[..len]).expect("utf8");
+        let body = text
+            .strip_prefix(super::super::DATAGRAM_HEADER)
+            .expect("header");
+        lamina_local::xray::validate_document(body, std::time::SystemTime::now())
+            .unwrap_or_else(|rejection| panic!("{rejection}: {body}"));
+        documents.push(serde_json::from_str::<Value>(body).expect("json"));
+    }
+    let summary: Vec<(&str, bool)> = documents
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap_or(""),
+                d.get("in_progress").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("root", true),
+            ("first", false),
+            ("second", false),
+            ("root", false)
+        ]
+    );
+    assert_eq!(documents[0]["id"], documents[3]["id"]);
+    assert_eq!(documents[0]["in_progress"], true);
+    assert!(documents[0].get("end_time").is_none());
+    assert_eq!(documents[1]["parent_id"], documents[0]["id"]);
 }

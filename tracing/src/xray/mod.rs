@@ -32,7 +32,10 @@
 //! every span below it into a subsegment: the handler subsegment's `parent_id` is the function
 //! segment, every other span's is its parent span's subsegment. Each subsegment is sent as its
 //! own document the moment its span closes (Lambda's streaming threshold is 0), with `type`,
-//! `trace_id` and `parent_id`. Spans outside an invocation, or in one that is not sampled,
+//! `trace_id` and `parent_id`. Before the first subsegment under it is sent, the handler
+//! subsegment (the root of the trace in this process) is sent once with `in_progress: true`, so
+//! that a handler stopped at Lambda's timeout, whose complete document never comes, still leaves
+//! one tree. Spans outside an invocation, or in one that is not sampled,
 //! send nothing.
 //!
 //! Span fields are read by these conventions:

@@ -23,7 +23,7 @@ use super::{MAX_DOCUMENT_BYTES, TraceHeader, TraceId};
 /// [`XrayLayer`](super::XrayLayer) sends as the handler subsegment, parented to Lambda's
 /// function segment (the header's `Parent`). With `Sampled=0`, `?` or no header, the handler
 /// runs inside a span that makes every span below it send nothing; downstream calls made in it
-/// (through [`XrayInterceptor`](crate::aws_sdk::XrayInterceptor) or the HTTP client layer) still
+/// (through `lamina_tracing::aws_sdk::XrayInterceptor` or the HTTP client layer) still
 /// pass the header's `Root` on with `Sampled=0` and its extra keys such as `Lineage`.
 ///
 /// The handler subsegment is named after the function (or [`name`](Self::name)), carries the

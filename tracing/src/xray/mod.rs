@@ -58,10 +58,11 @@
 //! status, which then decides the flags.
 //!
 //! Spans must be enabled by the subscriber's filter to be traced: keep `lambda.handler` and your
-//! spans at a level the filter lets through. Put [`recommended_filter`] on the X-Ray layer: it
-//! keeps the AWS SDK's, hyper's and rustls's internal spans (a dozen per SDK call) out of the
-//! trace, where [`XrayInterceptor`](crate::aws_sdk::XrayInterceptor) already records one
-//! subsegment per call.
+//! spans at a level the filter lets through. [`XrayLayer`] applies [`recommended_filter`] itself
+//! unless told otherwise: it keeps the AWS SDK's, hyper's and rustls's internal spans (a dozen per
+//! SDK call) out of the trace, where `lamina_tracing::aws_sdk::XrayInterceptor` (feature
+//! `aws-sdk`) already records one subsegment per call. It also redacts span fields named like a
+//! secret (the names the logs redact); see [`XrayLayer`].
 
 pub(crate) mod aws_fields;
 mod document;

@@ -53,6 +53,8 @@ pub mod crypto;
 pub mod errors;
 #[cfg(feature = "init")]
 pub mod init;
+#[cfg(feature = "errors")]
+mod route_path;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 #[cfg(feature = "validation")]

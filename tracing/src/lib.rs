@@ -41,6 +41,7 @@
 
 #[cfg(feature = "aws-sdk")]
 pub mod aws_sdk;
+pub mod cold_start;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "logs")]
@@ -49,5 +50,7 @@ pub mod logs;
 pub mod metrics;
 #[cfg(feature = "otel")]
 pub mod otel;
+#[cfg(any(feature = "logs", feature = "xray"))]
+mod redact;
 #[cfg(feature = "xray")]
 pub mod xray;

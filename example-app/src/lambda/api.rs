@@ -8,9 +8,9 @@
 //! records the response status (X-Ray's error and fault flags) and counts the writes as the
 //! metrics `GroupsCreated` and `ImagesCreated`.
 //!
-//! [`without_stage`] undoes `lambda_http`'s habit of putting the REST API's stage in front of
-//! the path (`/dev/groups` for the resource path `/groups`), so the routes match on AWS as they
-//! do locally, whatever `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` says.
+//! Behind the REST API, `lambda_http` puts the stage in front of the path (`/dev/groups` for the
+//! resource path `/groups`); lamina-middleware's router and auth layer match the API's own path,
+//! and the route ids above are read from the end of the path, so nothing here undoes it.
 //!
 //! ```
 //! use udagram::lambda::api::route_ids;
@@ -25,10 +25,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::uri::PathAndQuery;
-use http::{Method, StatusCode, Uri};
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt as _, Response};
+use http::{Method, StatusCode};
+use lambda_http::{Request, Response};
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 use tracing::field::Empty;
@@ -52,39 +50,6 @@ pub fn route_ids(path: &str) -> (Option<&str>, Option<&str>) {
         [.., "images", image] if is_image_id(image) => (None, Some(image)),
         _ => (None, None),
     }
-}
-
-/// The request with the path API Gateway's resource path, without the stage `lambda_http`
-/// puts in front of it (`/dev/groups` becomes `/groups`); the query is kept. A path that already
-/// started with the stage in the event (`/dev/...` called on stage `dev`) is left alone, as is
-/// every request that did not come from a REST API.
-#[must_use]
-pub fn without_stage(mut request: Request) -> Request {
-    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
-        return request;
-    };
-    let Some(stage) = context.stage.as_deref() else {
-        return request;
-    };
-    let prefix = format!("/{stage}/");
-    let path = request.uri().path();
-    if request.raw_http_path().starts_with(&prefix) || !path.starts_with(&prefix) {
-        return request;
-    }
-    let stripped = &path[prefix.len() - 1..];
-    let path_and_query = match request.uri().query() {
-        Some(query) => format!("{stripped}?{query}"),
-        None => stripped.to_owned(),
-    };
-    let mut parts = request.uri().clone().into_parts();
-    let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) else {
-        return request;
-    };
-    parts.path_and_query = Some(path_and_query);
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *request.uri_mut() = uri;
-    }
-    request
 }
 
 /// Wraps the API service in the `api.request` span; see the module docs.
@@ -223,50 +188,6 @@ mod tests {
                 .filter(|(name, _)| name.starts_with("annotation.") || name.contains("status"))
                 .collect()
         }
-    }
-
-    /// A REST proxy event for `path` on stage `dev`, through `lambda_http`'s conversion.
-    fn proxy_request(path: &str, query: Option<&str>) -> Request {
-        let event = serde_json::json!({
-            "resource": "/{proxy+}", "path": path, "httpMethod": "GET",
-            "headers": {"Host": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"},
-            "multiValueHeaders": {},
-            "queryStringParameters": query.map(|q| serde_json::json!({"limit": q})),
-            "multiValueQueryStringParameters": query.map(|q| serde_json::json!({"limit": [q]})),
-            "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "stage": "dev",
-                "path": format!("/dev{path}"), "requestId": "r", "accountId": "123456789012",
-                "apiId": "a1b2c3d4e5", "identity": {"sourceIp": "203.0.113.9"}},
-            "body": null, "isBase64Encoded": false,
-        });
-        let event: lambda_http::request::LambdaRequest = serde_json::from_value(event).unwrap();
-        Request::from(event)
-    }
-
-    #[test]
-    fn the_stage_is_taken_off_the_path() {
-        let cases = [
-            ("/groups", None, "/groups"),
-            ("/groups", Some("5"), "/groups?limit=5"),
-            ("/images/abc", None, "/images/abc"),
-            ("/", None, "/"),
-            // Called on stage `dev` with a path that itself starts with `/dev/`.
-            ("/dev/groups", None, "/dev/groups"),
-        ];
-        for (path, query, expected) in cases {
-            let request = proxy_request(path, query);
-            let before = request.uri().path_and_query().unwrap().to_string();
-            let after = without_stage(request);
-            assert_eq!(
-                after.uri().path_and_query().unwrap().as_str(),
-                expected,
-                "{before}"
-            );
-        }
-        let local = http::Request::builder()
-            .uri("/dev/groups")
-            .body(lambda_http::Body::Empty)
-            .unwrap();
-        assert_eq!(without_stage(local).uri().path(), "/dev/groups");
     }
 
     #[tokio::test]

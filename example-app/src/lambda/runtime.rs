@@ -43,7 +43,7 @@ use super::adapters::{
     blob_store, connections, dynamodb, groups, images, notifier, prefetch_keys, sdk_config,
     search_index, verifier,
 };
-use super::api::{ApiTraceLayer, without_stage};
+use super::api::ApiTraceLayer;
 use super::config::{
     ApiConfig, AuthorizerConfig, ConfigError, ConnectionsConfig, StreamConfig, UploadConfig,
 };
@@ -248,10 +248,7 @@ pub async fn run_api() -> Result<(), RunError> {
         .map_err(|e| init_failed("the CORS configuration")(&e))?;
     let api = crate::api::service(ApiState::new(app, schemas), verifier, cors)
         .map_err(|e| init_failed("the API")(&e))?;
-    let api = ServiceBuilder::new()
-        .map_request(without_stage)
-        .layer(ApiTraceLayer)
-        .service(api);
+    let api = ServiceBuilder::new().layer(ApiTraceLayer).service(api);
     let handler = layers.service(lambda_http::Adapter::from(api));
     lambda_runtime::run(handler)
         .await

@@ -30,7 +30,9 @@
 //! # What is checked
 //!
 //! The datagram framing ([`parse_datagram`]) and the segment schema ([`validate_document`])
-//! follow `docs/xray-protocol.md`: id and trace-id formats (trace-id time within 30 days in
+//! follow the X-Ray documentation ("AWS X-Ray segment documents" and "Sending trace data to
+//! AWS X-Ray" in the AWS X-Ray Developer Guide) and the X-Ray daemon's framing (the
+//! aws/aws-xray-daemon repository): id and trace-id formats (trace-id time within 30 days in
 //! the past and 5 minutes in the future), required fields, names, sizes, annotations, flags,
 //! `cause`, nested subsegments, and ids unique within a trace. Anything else is a
 //! [`Rejection`], counted in [`Stats`] and kept by the collector.

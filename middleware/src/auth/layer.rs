@@ -98,7 +98,8 @@ struct Settings {
 
 impl Settings {
     fn skips<T>(&self, req: &Request<T>) -> bool {
-        let path = req.uri().path();
+        // The API's own path: a REST API's stage is not part of what `skip_path` names.
+        let path = crate::route_path::route_path(req);
         (self.skip_options && req.method() == Method::OPTIONS)
             || self.skip_paths.iter().any(|p| p == path)
             || self

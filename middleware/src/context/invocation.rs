@@ -1,21 +1,19 @@
 //! [`InvocationContext`] and the layer that fills it in.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::Request;
 use tower::{Layer, Service};
 
-/// Whether no request has been seen yet by this process: true until the first request passes an
-/// [`InvocationContextLayer`].
-static FIRST_REQUEST_PENDING: AtomicBool = AtomicBool::new(true);
+use super::ColdStart;
 
-/// Whether the process has not yet served a request through an [`InvocationContextLayer`], that is,
-/// whether work done now is still part of the cold start.
+/// Whether work done now is still part of the cold start: no request has passed an
+/// [`InvocationContextLayer`] yet, in an environment Lambda started on demand (see
+/// [`ColdStart`]; always false under provisioned concurrency or SnapStart).
 #[must_use]
 pub fn is_cold_start() -> bool {
-    FIRST_REQUEST_PENDING.load(Ordering::Relaxed)
+    ColdStart::process().is_pending()
 }
 
 /// What a handler knows about the invocation it serves. Found in the request's extensions.
@@ -32,7 +30,8 @@ pub struct InvocationContext {
     pub invoked_function_arn: String,
     /// The X-Ray trace header of this invocation, if traced.
     pub trace_header: Option<String>,
-    /// Whether this is the first request the process serves.
+    /// Whether this request is the cold start: the first one the process serves, in an
+    /// environment Lambda started on demand (see [`ColdStart`]).
     pub cold_start: bool,
     /// When Lambda will stop the invocation; `None` outside Lambda.
     pub deadline: Option<SystemTime>,
@@ -106,16 +105,31 @@ fn generated_request_id() -> String {
 }
 
 /// Adds an [`InvocationContext`] to every request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct InvocationContextLayer {
-    _private: (),
+    cold_start: ColdStart,
+}
+
+impl Default for InvocationContextLayer {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl InvocationContextLayer {
-    /// A new layer.
+    /// A new layer, answering `cold_start` from [`ColdStart::process`].
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            cold_start: ColdStart::process(),
+        }
+    }
+
+    /// Answers `cold_start` from `source` instead of [`ColdStart::process`].
+    #[must_use]
+    pub fn cold_start(mut self, source: ColdStart) -> Self {
+        self.cold_start = source;
+        self
     }
 }
 
@@ -123,7 +137,10 @@ impl<S> Layer<S> for InvocationContextLayer {
     type Service = InvocationContextService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        InvocationContextService { inner }
+        InvocationContextService {
+            inner,
+            cold_start: self.cold_start.clone(),
+        }
     }
 }
 
@@ -131,6 +148,7 @@ impl<S> Layer<S> for InvocationContextLayer {
 #[derive(Debug, Clone)]
 pub struct InvocationContextService<S> {
     inner: S,
+    cold_start: ColdStart,
 }
 
 impl<S, B> Service<Request<B>> for InvocationContextService<S>
@@ -146,11 +164,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let cold_start = FIRST_REQUEST_PENDING.swap(false, Ordering::Relaxed);
-        let context = match request.extensions().get::<lambda_http::Context>() {
-            Some(lambda) => InvocationContext::from_lambda(lambda, cold_start),
-            None => InvocationContext::outside_lambda(&request, cold_start),
+        let mut context = match request.extensions().get::<lambda_http::Context>() {
+            Some(lambda) => InvocationContext::from_lambda(lambda, false),
+            None => InvocationContext::outside_lambda(&request, false),
         };
+        context.cold_start = self.cold_start.is_cold(&context.request_id);
         request.extensions_mut().insert(context);
         self.inner.call(request)
     }

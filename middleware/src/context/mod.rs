@@ -2,8 +2,8 @@
 //! function.
 //!
 //! [`InvocationContextLayer`] puts an [`InvocationContext`] into each request's extensions: the
-//! request id, function name and version, whether this is the process's first request (a cold
-//! start), and the deadline. [`DeadlineLayer`] answers `504 Gateway Timeout` (problem+json) a margin
+//! request id, function name and version, whether this is the cold start (the process's first
+//! request, in an environment Lambda started on demand: see [`ColdStart`]), and the deadline. [`DeadlineLayer`] answers `504 Gateway Timeout` (problem+json) a margin
 //! before Lambda's timeout, so the client gets a clear answer instead of a connection cut off
 //! mid-response.
 //!
@@ -24,9 +24,11 @@
 //! # let _ = service;
 //! ```
 
+mod cold_start;
 mod deadline;
 mod invocation;
 
+pub use cold_start::{ColdStart, INITIALIZATION_TYPE_VARIABLE};
 pub use deadline::{Deadline, DeadlineLayer};
 pub use invocation::{
     InvocationContext, InvocationContextLayer, InvocationContextService, is_cold_start,

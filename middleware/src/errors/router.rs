@@ -140,7 +140,10 @@ impl<ReqB, ResB> Clone for Route<ReqB, ResB> {
 ///
 /// Patterns are `/`-separated; `{name}` captures one segment and a final `{name+}` the rest of the
 /// path (API Gateway's syntax). Captures go into the request extensions as [`PathParams`]. Routes
-/// are tried in the order added. A path no route matches is a 404 [`ApiError`]; a path matched
+/// are tried in the order added. Behind a REST API, routes match the API's own path: the stage
+/// `lambda_http` puts in front of it (`/prod/photos/7`) is left out, so `/photos/{id}` matches on
+/// AWS as it does locally (the request's URI is not changed). A path no route matches is a 404
+/// [`ApiError`]; a path matched
 /// only under other methods is a 405 with an `Allow` header. Put [`ProblemLayer`](super::ProblemLayer)
 /// around the router to turn those (and handler errors) into problem+json responses.
 ///
@@ -238,17 +241,23 @@ where
 
     fn call(&mut self, mut req: http::Request<ReqB>) -> Self::Future {
         let mut allowed: Vec<Method> = Vec::new();
+        let path = crate::route_path::route_path(&req);
+        let mut found = None;
         for route in &self.routes {
-            let Some(params) = route.pattern.matches(req.uri().path()) else {
+            let Some(params) = route.pattern.matches(path) else {
                 continue;
             };
             if route.method == req.method() {
-                req.extensions_mut().insert(params);
-                return (route.handler)(req);
+                found = Some((Arc::clone(&route.handler), params));
+                break;
             }
             if !allowed.contains(&route.method) {
                 allowed.push(route.method.clone());
             }
+        }
+        if let Some((handler, params)) = found {
+            req.extensions_mut().insert(params);
+            return handler(req);
         }
         let error = if allowed.is_empty() {
             ApiError::not_found()

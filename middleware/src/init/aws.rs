@@ -25,10 +25,12 @@ pub async fn shared_aws_config() -> &'static SdkConfig {
 
 /// Loads an AWS configuration.
 ///
-/// Inside Lambda (the runtime sets `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION`) the
-/// credentials and region come straight from those variables: the default chain would otherwise look
-/// for profile files, web identity and container or instance metadata first. Anywhere else, the
-/// standard chain runs. `AWS_ENDPOINT_URL` is honoured in both cases, which is how tests point
+/// Inside Lambda (the runtime sets `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN` and `AWS_REGION`) the credentials and region come straight from those
+/// variables. The default chains would find the same variables first too, but they are built with
+/// their profile-file, web-identity, container and instance-metadata providers behind them; naming
+/// the environment providers directly skips building those. Anywhere else (either variable
+/// missing), the standard chains run. `AWS_ENDPOINT_URL` is honoured in both cases, which is how tests point
 /// functions at a local moto server.
 ///
 /// The HTTP client is the SDK's default one (hyper 1, rustls with aws-lc-rs, the proxy settings

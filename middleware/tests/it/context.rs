@@ -4,7 +4,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 use lambda_http::{Body, Context, Request, Response};
-use lamina_middleware::context::{DeadlineLayer, InvocationContext, InvocationContextLayer};
+use lamina_middleware::context::{
+    ColdStart, DeadlineLayer, InvocationContext, InvocationContextLayer,
+};
 use tower::{ServiceBuilder, ServiceExt as _, service_fn};
 
 /// A Lambda context whose deadline is `in_ms` milliseconds from now.
@@ -55,8 +57,11 @@ fn json(response: &Response<Body>) -> serde_json::Value {
 
 #[tokio::test]
 async fn the_context_comes_from_lambda_and_only_the_first_request_is_cold() {
+    // A source of its own (an on-demand environment), so that other tests of this binary cannot
+    // have taken the cold start first.
+    let on_demand = ColdStart::for_initialization_type(Some("on-demand"));
     let service = ServiceBuilder::new()
-        .layer(InvocationContextLayer::new())
+        .layer(InvocationContextLayer::new().cold_start(on_demand.clone()))
         .service(service_fn(echo_context));
     let first = service
         .clone()
@@ -68,8 +73,7 @@ async fn the_context_comes_from_lambda_and_only_the_first_request_is_cold() {
         .await
         .unwrap();
     let (first, second) = (json(&first), json(&second));
-    // This test binary's other tests may have gone first; exactly one request in the process is cold,
-    // and never a second one.
+    assert_eq!(first["cold_start"], true);
     assert_eq!(first["request_id"], "req-1");
     assert_eq!(
         first["arn"],
@@ -80,9 +84,24 @@ async fn the_context_comes_from_lambda_and_only_the_first_request_is_cold() {
         "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
     );
     assert_eq!(second["cold_start"], false);
-    assert!(!lamina_middleware::context::is_cold_start());
+    assert!(!on_demand.is_pending());
     let remaining = second["remaining_ms"].as_u64().unwrap();
     assert!(remaining > 4000 && remaining <= 5000, "{remaining}");
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_and_snap_start_have_no_cold_start() {
+    for initialization_type in ["provisioned-concurrency", "snap-start"] {
+        let source = ColdStart::for_initialization_type(Some(initialization_type));
+        let service = ServiceBuilder::new()
+            .layer(InvocationContextLayer::new().cold_start(source))
+            .service(service_fn(echo_context));
+        let first = service
+            .oneshot(request_with(Some(lambda_context("req-1", 5000))))
+            .await
+            .unwrap();
+        assert_eq!(json(&first)["cold_start"], false, "{initialization_type}");
+    }
 }
 
 #[tokio::test]

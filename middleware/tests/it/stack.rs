@@ -98,6 +98,49 @@ fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>)
     .to_string()
 }
 
+/// The same request as a REST API (payload 1.0) event on stage `prod`, which `lambda_http` turns
+/// into a request for `/prod{path}`.
+fn rest_api_event(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect();
+    let multi: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
+    json!({
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": {"proxy": path.trim_start_matches('/')},
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012", "resourceId": "abc123", "stage": "prod",
+            "requestId": "apigw-1", "identity": {"sourceIp": "127.0.0.1"},
+            "resourcePath": "/{proxy+}", "httpMethod": method, "apiId": "demo",
+            "path": format!("/prod{path}"), "domainName": "demo.execute-api.us-east-1.amazonaws.com",
+        },
+        "body": null,
+        "isBase64Encoded": false,
+    })
+    .to_string()
+}
+
+/// The same request as a function URL event (payload 2.0 with the URL's own request context).
+fn function_url_event(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut event: Value = serde_json::from_str(&event(method, path, headers, None)).unwrap();
+    let context = &mut event["requestContext"];
+    context["apiId"] = json!("demourlid");
+    context["domainName"] = json!("demourlid.lambda-url.us-east-1.on.aws");
+    context["domainPrefix"] = json!("demourlid");
+    event.to_string()
+}
+
 struct Answer {
     status: u64,
     headers: Value,
@@ -138,6 +181,11 @@ struct Stack {
 }
 
 async fn stack(timeout: Duration) -> Stack {
+    stack_with(timeout, &[]).await
+}
+
+/// The stack with further environment variables for the function.
+async fn stack_with(timeout: Duration, extra_env: &[(&str, &str)]) -> Stack {
     let moto = MotoServer::start().await.unwrap();
     let secrets = aws_sdk_secretsmanager::Client::new(moto.sdk_config());
     secrets
@@ -161,6 +209,9 @@ async fn stack(timeout: Duration) -> Stack {
         .env("DEMO_DEADLINE_MARGIN_MS", "300")
         .env("LAMINA_CORS_ALLOWED_ORIGINS", ORIGIN)
         .env("LAMINA_CORS_ALLOWED_HEADERS", "authorization,content-type");
+    let config = extra_env
+        .iter()
+        .fold(config, |config, (name, value)| config.env(*name, *value));
     Stack {
         emulator: Emulator::start(config).await.unwrap(),
         _moto: moto,
@@ -313,6 +364,78 @@ async fn a_slow_handler_gets_a_504_problem_before_lambda_would_kill_it() {
         .await
         .unwrap();
     assert!(!next.cold_start);
+}
+
+/// A function wired as the middleware guide shows answers the same behind a REST API (whose
+/// stage `lambda_http` puts in front of the path), an HTTP API and a function URL: the public
+/// route without a token, a route with a parameter with one, and 404 only where no route is.
+#[tokio::test]
+async fn the_stack_routes_rest_api_http_api_and_function_url_events_alike() {
+    let stack = stack(Duration::from_secs(10)).await;
+    let token = format!("Bearer {}", token("read:items"));
+    type MakeEvent = fn(&str, &str, &[(&str, &str)]) -> String;
+    let kinds: [(&str, MakeEvent); 3] = [
+        ("REST API", rest_api_event),
+        ("HTTP API", |method, path, headers| {
+            event(method, path, headers, None)
+        }),
+        ("function URL", function_url_event),
+    ];
+    for (kind, make_event) in kinds {
+        let invoke = |path: &'static str, headers: Vec<(&'static str, String)>| {
+            let emulator = stack.emulator.clone();
+            async move {
+                let headers: Vec<(&str, &str)> =
+                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                answer(
+                    &emulator
+                        .invoke(make_event("GET", path, &headers))
+                        .await
+                        .unwrap(),
+                )
+            }
+        };
+        let health = invoke("/health", vec![]).await;
+        assert_eq!((health.status, kind), (200, kind), "{:?}", health.body);
+        let item = invoke("/items/1", vec![("authorization", token.clone())]).await;
+        assert_eq!((item.status, kind), (200, kind), "{:?}", item.body);
+        assert_eq!(item.body["title"], "first");
+        let anonymous = invoke("/items/1", vec![]).await;
+        assert_eq!((anonymous.status, kind), (401, kind));
+        let nowhere = invoke("/nowhere", vec![("authorization", token.clone())]).await;
+        assert_eq!((nowhere.status, kind), (404, kind), "{:?}", nowhere.body);
+    }
+}
+
+/// The handler's `cold_start` for the first request of a fresh execution environment started as
+/// `initialization_type` says (`None`: the emulator's own `on-demand`).
+async fn first_request_cold_start(initialization_type: Option<&str>) -> Value {
+    let env: Vec<(&str, &str)> = initialization_type
+        .map(|value| ("AWS_LAMBDA_INITIALIZATION_TYPE", value))
+        .into_iter()
+        .collect();
+    let stack = stack_with(Duration::from_secs(10), &env).await;
+    let headers = [("authorization", format!("Bearer {}", token("read:items")))];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let report = stack
+        .emulator
+        .invoke(event("GET", "/me", &headers, None))
+        .await
+        .unwrap();
+    let me = answer(&report);
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    me.body["cold_start"].clone()
+}
+
+#[tokio::test]
+async fn only_an_on_demand_start_reports_a_cold_start() {
+    assert_eq!(first_request_cold_start(None).await, true);
+    // `snap-start` is left to the in-process tests: lambda_runtime then waits on the Runtime
+    // API's SnapStart restore endpoint, which the emulator does not serve.
+    assert_eq!(
+        first_request_cold_start(Some("provisioned-concurrency")).await,
+        false
+    );
 }
 
 #[tokio::test]

@@ -58,7 +58,12 @@
 //! after signing (SigV4 never signs this header) and replaces the value the SDK's
 //! recursion-detection interceptor takes from `_X_AMZN_TRACE_ID`.
 //!
-//! Outside a sampled trace the interceptor does nothing: no span, no header.
+//! In a trace that is not sampled (an invocation Lambda did not sample, whose span
+//! [`XrayLambdaLayer`](crate::xray::XrayLambdaLayer) marks), no span is opened and nothing is
+//! recorded, but each attempt still carries `X-Amzn-Trace-Id: Root=<trace>;Parent=<a fresh
+//! id>;Sampled=0` and the extra keys, as the X-Ray SDKs pass an unsampled trace on: the
+//! downstream service does not sample it afresh, and Lambda's recursion detection still sees
+//! `Lineage`. Outside any trace the interceptor does nothing: no span, no header.
 
 mod allow_list;
 mod json_body;
@@ -88,7 +93,7 @@ use aws_smithy_types::{
 use aws_types::region::Region;
 use tracing::{Span, field::Empty};
 
-use crate::xray::aws_fields::span_trace_context;
+use crate::xray::aws_fields::{SpanTraceContext, span_trace_context};
 use request_fields::request_fields;
 use response_fields::response_fields;
 
@@ -125,6 +130,15 @@ impl Storable for SdkCall {
     type Storer = StoreReplace<Self>;
 }
 
+/// The trace of an operation made in a trace that is not sampled: nothing is recorded, but each
+/// attempt passes the trace on with `Sampled=0`.
+#[derive(Debug, Clone)]
+struct UnsampledCall(SpanTraceContext);
+
+impl Storable for UnsampledCall {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for XrayInterceptor {
     fn name(&self) -> &'static str {
         "XrayInterceptor"
@@ -138,8 +152,13 @@ impl Intercept for XrayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if span_trace_context(&Span::current()).is_none() {
-            return Ok(());
+        match span_trace_context(&Span::current()) {
+            None => return Ok(()),
+            Some(context) if !context.sampled => {
+                cfg.interceptor_state().store_put(UnsampledCall(context));
+                return Ok(());
+            }
+            Some(_) => {}
         }
         let (service, operation) = cfg
             .load::<Metadata>()
@@ -196,6 +215,13 @@ impl Intercept for XrayInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Some(call) = cfg.load::<SdkCall>() else {
+            if let Some(UnsampledCall(trace)) = cfg.load::<UnsampledCall>() {
+                context
+                    .request_mut()
+                    .headers_mut()
+                    .try_insert(TRACE_HEADER, trace.downstream_header())
+                    .map_err(BoxError::from)?;
+            }
             return Ok(());
         };
         let request = context.request_mut();
@@ -217,19 +243,9 @@ impl Intercept for XrayInterceptor {
             return Ok(());
         };
         if let Some(context) = span_trace_context(&call.span) {
-            let mut header = format!(
-                "Root={};Parent={};Sampled=1",
-                context.trace_id, context.segment_id
-            );
-            for pair in context.extra.split(';').map(str::trim) {
-                if !pair.is_empty() && pair.contains('=') && pair.bytes().all(is_header_byte) {
-                    header.push(';');
-                    header.push_str(pair);
-                }
-            }
             request
                 .headers_mut()
-                .try_insert(TRACE_HEADER, header)
+                .try_insert(TRACE_HEADER, context.downstream_header())
                 .map_err(BoxError::from)?;
         }
         Ok(())
@@ -344,11 +360,6 @@ impl<'a> ResponseFields<'a> {
     }
 }
 
-/// Visible ASCII other than `;`, so an extra key cannot break the header.
-fn is_header_byte(byte: u8) -> bool {
-    byte.is_ascii_graphic() && byte != b';'
-}
-
 /// The SDK's service and operation names (`DynamoDB`, `Scan`).
 fn service_and_operation(cfg: &ConfigBag) -> (&str, &str) {
     cfg.load::<Metadata>()
@@ -405,13 +416,5 @@ mod tests {
             ResponseFields::from_headers(&Headers::new()),
             ResponseFields::default()
         );
-    }
-
-    #[test]
-    fn header_bytes() {
-        assert!("Lineage=a87bd80c:1".bytes().all(is_header_byte));
-        assert!(!"a=b c".bytes().all(is_header_byte));
-        assert!(!"a=b;c".bytes().all(is_header_byte));
-        assert!(!"a=é".bytes().all(is_header_byte));
     }
 }

@@ -10,7 +10,7 @@ use tower::{Layer, Service};
 use tracing::{Instrument as _, field::Empty};
 
 use super::{ContextMissing, TRACE_HEADER, sdk_enabled, short_type_name};
-use crate::xray::{ResponseFuture, SamplingDecision, TraceHeader, aws_fields::span_trace_context};
+use crate::xray::{ResponseFuture, aws_fields::span_trace_context};
 
 /// A tower layer for HTTP clients (any `Service<http::Request<B>>` answering
 /// `http::Response<_>`, such as hyper-util's legacy `Client`): inside a sampled trace each
@@ -21,9 +21,12 @@ use crate::xray::{ResponseFuture, SamplingDecision, TraceHeader, aws_fields::spa
 /// `X-Amzn-Trace-Id: Root=…;Parent=<the subsegment's id>;Sampled=1` followed by the incoming
 /// header's extra keys (such as `Lineage`), replacing any header already set.
 ///
-/// Outside a sampled trace the request passes through untouched; with
-/// [`ContextMissing::LogError`] a request outside any trace also logs an error event (never
-/// with the URL's query string).
+/// In a trace that is not sampled nothing is recorded, but the request still carries
+/// `X-Amzn-Trace-Id: Root=…;Parent=<a fresh id>;Sampled=0` and the extra keys, as the X-Ray SDKs
+/// pass an unsampled trace on (the downstream service does not sample it afresh, and `Lineage`
+/// reaches Lambda's recursion detection). Outside any trace the request passes through
+/// untouched; with [`ContextMissing::LogError`] it also logs an error event (never with the
+/// URL's query string).
 #[derive(Debug, Clone, Copy)]
 pub struct XrayHttpClientLayer {
     enabled: bool,
@@ -141,22 +144,12 @@ where
             }
             return Box::pin(self.inner.call(request));
         };
-        let header = TraceHeader {
-            root: Some(context.trace_id),
-            parent: Some(context.segment_id),
-            sampled: Some(SamplingDecision::Sampled),
-            extra: TraceHeader::parse(&context.extra).extra,
-        };
-        let value = HeaderValue::from_str(&header.to_string()).or_else(|_| {
-            // Extra keys that are not valid header text are left out rather than the header.
-            let plain = TraceHeader {
-                extra: Vec::new(),
-                ..header
-            };
-            HeaderValue::from_str(&plain.to_string())
-        });
-        if let Ok(value) = value {
+        // Header text only (`downstream_header` leaves out extra keys that are not).
+        if let Ok(value) = HeaderValue::from_str(&context.downstream_header()) {
             request.headers_mut().insert(TRACE_HEADER, value);
+        }
+        if !context.sampled {
+            return Box::pin(self.inner.call(request));
         }
         let future = self.inner.call(request).instrument(span.clone());
         Box::pin(async move {

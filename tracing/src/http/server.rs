@@ -25,7 +25,8 @@ use crate::xray::{ResponseFuture, SamplingDecision, TraceHeader, TraceId};
 /// - The trace comes from the incoming `X-Amzn-Trace-Id` (`Root`, and `Parent` as the
 ///   segment's `parent_id`), or is new. `Sampled=1` and `Sampled=0` are obeyed; with `?` or no
 ///   decision the [`sampler`](Self::sampler) decides (local rules, or centralized ones with a
-///   [`CentralizedSampler`](super::CentralizedSampler)). An unsampled request sends nothing.
+///   [`CentralizedSampler`](super::CentralizedSampler)). An unsampled request sends nothing, but
+///   calls made while serving it pass its trace on with `Sampled=0`.
 /// - A segment sampled by a centralized rule records the rule in `aws.xray.sampling_rule_name`.
 /// - The segment is named after [`new`](Self::new)'s name, or `AWS_XRAY_TRACING_NAME` with
 ///   [`from_lookup`](Self::from_lookup).
@@ -221,7 +222,18 @@ where
                 "http.response.status" = Empty,
             )
         } else {
-            tracing::info_span!("http.server", "xray.sampled" = false)
+            // Not sampled: nothing is sent, but downstream calls pass the trace on (`Sampled=0`).
+            let extra = TraceHeader {
+                extra: incoming.extra.clone(),
+                ..TraceHeader::default()
+            }
+            .to_string();
+            tracing::info_span!(
+                "http.server",
+                "xray.sampled" = false,
+                "xray.trace_id" = trace_id.as_str(),
+                "xray.trace_extra" = extra.as_str(),
+            )
         };
         let future = self.inner.call(request).instrument(span.clone());
         Box::pin(async move {

@@ -1,24 +1,16 @@
 //! Log configuration: output format, level, debug sampling, redaction, read from Lambda's and
 //! Powertools' environment variables or set in code.
 
-use std::collections::BTreeSet;
-
 use tracing::Level;
 
-/// Field names redacted by [`LogConfig::new`] unless replaced with [`LogConfig::redacted_fields`].
-pub const DEFAULT_REDACTED_FIELDS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "authorization",
-    "cookie",
-    "api_key",
-    "apikey",
-];
+use crate::redact::Redaction;
+
+/// Field names redacted by [`LogConfig::new`] unless replaced with [`LogConfig::redacted_fields`];
+/// [`XrayLayer`](crate::xray::XrayLayer) redacts the same names in span fields by default.
+pub const DEFAULT_REDACTED_FIELDS: &[&str] = crate::redact::DEFAULT_NAMES;
 
 /// The text every redacted value is replaced with.
-pub const REDACTED: &str = "[REDACTED]";
+pub const REDACTED: &str = crate::redact::REDACTED_TEXT;
 
 /// How a line is laid out, from `AWS_LAMBDA_LOG_FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,7 +65,7 @@ pub struct LogConfig {
     pub(crate) format: LogFormat,
     pub(crate) level: Level,
     pub(crate) sample_rate: f64,
-    pub(crate) redacted: BTreeSet<String>,
+    pub(crate) redacted: Redaction,
     pub(crate) service: Option<String>,
     pub(crate) function_name: Option<String>,
     pub(crate) function_version: Option<String>,
@@ -95,10 +87,7 @@ impl LogConfig {
             format: LogFormat::Json,
             level: Level::INFO,
             sample_rate: 0.0,
-            redacted: DEFAULT_REDACTED_FIELDS
-                .iter()
-                .map(|name| (*name).to_owned())
-                .collect(),
+            redacted: Redaction::default(),
             service: None,
             function_name: None,
             function_version: None,
@@ -189,7 +178,7 @@ impl LogConfig {
     /// Adds a field name to redact (matched without regard to case).
     #[must_use]
     pub fn redact_field(mut self, name: impl Into<String>) -> Self {
-        self.redacted.insert(name.into().to_ascii_lowercase());
+        self.redacted.insert(name);
         self
     }
 
@@ -200,10 +189,7 @@ impl LogConfig {
         I: IntoIterator<Item = N>,
         N: Into<String>,
     {
-        self.redacted = names
-            .into_iter()
-            .map(|name| name.into().to_ascii_lowercase())
-            .collect();
+        self.redacted = Redaction::from_names(names);
         self
     }
 
@@ -252,14 +238,7 @@ impl LogConfig {
 
     /// Whether a field of this name is redacted.
     pub fn is_redacted(&self, name: &str) -> bool {
-        if self.redacted.is_empty() {
-            return false;
-        }
-        // `user.password` is redacted when `password` is configured.
-        let last = name.rsplit('.').next().unwrap_or(name);
-        self.redacted.iter().any(|redacted| {
-            redacted.eq_ignore_ascii_case(name) || redacted.eq_ignore_ascii_case(last)
-        })
+        self.redacted.matches(name)
     }
 }
 

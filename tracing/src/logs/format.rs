@@ -120,42 +120,7 @@ impl Visit for FieldVisitor<'_> {
 /// A string field that holds a JSON object or array has the values of redacted keys replaced,
 /// at any depth; it stays a string.
 fn redact_embedded_json(config: &LogConfig, value: &str) -> String {
-    let trimmed = value.trim_start();
-    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
-        return value.to_owned();
-    }
-    let Ok(mut parsed) = serde_json::from_str::<Value>(value) else {
-        return value.to_owned();
-    };
-    if redact_value(config, &mut parsed) {
-        serde_json::to_string(&parsed).unwrap_or_else(|_| REDACTED.to_owned())
-    } else {
-        value.to_owned()
-    }
-}
-
-/// Redacts keys in place; reports whether anything changed.
-fn redact_value(config: &LogConfig, value: &mut Value) -> bool {
-    let mut changed = false;
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map.iter_mut() {
-                if config.is_redacted(key) {
-                    *inner = Value::String(REDACTED.to_owned());
-                    changed = true;
-                } else {
-                    changed |= redact_value(config, inner);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for inner in items {
-                changed |= redact_value(config, inner);
-            }
-        }
-        _ => {}
-    }
-    changed
+    config.redacted.redact_embedded_json(value)
 }
 
 /// The level as Lambda writes it.

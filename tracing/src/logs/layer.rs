@@ -3,7 +3,6 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, Write as _};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -16,6 +15,8 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
+
+use crate::cold_start::ColdStart;
 
 use super::config::{LogConfig, LogConfigError, LogFormat};
 use super::context::{INVOCATION_SPAN_NAME, INVOCATION_TARGET, trace_root};
@@ -39,14 +40,14 @@ pub struct LogLayer<W = fn() -> io::Stdout> {
     config: LogConfig,
     make_writer: W,
     rng: Mutex<Box<dyn RngCore + Send>>,
-    invocation_seen: AtomicBool,
+    cold_start: ColdStart,
 }
 
 impl<W> fmt::Debug for LogLayer<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogLayer")
             .field("config", &self.config)
-            .field("invocation_seen", &self.invocation_seen)
+            .field("cold_start", &self.cold_start)
             .finish_non_exhaustive()
     }
 }
@@ -59,7 +60,7 @@ impl LogLayer {
             config,
             make_writer: io::stdout,
             rng: Mutex::new(Box::new(StdRng::from_os_rng())),
-            invocation_seen: AtomicBool::new(false),
+            cold_start: ColdStart::process(),
         }
     }
 
@@ -86,8 +87,16 @@ impl<W> LogLayer<W> {
             config: self.config,
             make_writer,
             rng: self.rng,
-            invocation_seen: self.invocation_seen,
+            cold_start: self.cold_start,
         }
+    }
+
+    /// Answers "is this invocation the cold start?" from `source` instead of
+    /// [`ColdStart::process`], the one source every layer of this crate shares by default.
+    #[must_use]
+    pub fn cold_start(mut self, source: ColdStart) -> Self {
+        self.cold_start = source;
+        self
     }
 
     /// Draws the debug-sampling decisions from `rng` instead of an OS-seeded generator.
@@ -235,7 +244,9 @@ where
                 // sampling decision.
                 Some(outer) if invocation.same_as(&outer) => invocation.inherit(&outer),
                 _ => {
-                    invocation.cold_start = !self.invocation_seen.swap(true, Ordering::Relaxed);
+                    invocation.cold_start = self
+                        .cold_start
+                        .is_cold(invocation.request_id.as_deref().unwrap_or_default());
                     invocation.debug_sampled = self.sample_debug();
                 }
             }
@@ -306,7 +317,7 @@ where
             message: &message,
             fields: &fields,
             invocation: invocation.as_ref(),
-            cold_start_outside: !self.invocation_seen.load(Ordering::Relaxed),
+            cold_start_outside: self.cold_start.is_pending(),
         };
         LINE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::SystemTime;
 
@@ -17,6 +16,7 @@ use super::handle::Metrics;
 use super::set::MetricSet;
 use super::sink::{MetricsSink, StdoutSink};
 use super::unit::{Resolution, Unit};
+use crate::cold_start::ColdStart;
 
 /// The name of the cold-start metric.
 pub const COLD_START_METRIC: &str = "ColdStart";
@@ -29,12 +29,13 @@ pub const COLD_START_METRIC: &str = "ColdStart";
 /// (Count, 1) with the `function_name` and `service` dimensions, in a document of its own so that it
 /// does not take on the handler's dimensions, as Powertools does. The function name comes from the
 /// invocation's context unless [`MetricsConfig::function_name`] overrides it. Build one layer per
-/// process: the cold start is tracked per layer, not in a global.
+/// process. The cold start comes from [`ColdStart::process`] (see [`crate::cold_start`]): only an
+/// on-demand start writes the metric, never a provisioned-concurrency or SnapStart one.
 #[derive(Clone)]
 pub struct MetricsLayer {
     config: Arc<MetricsConfig>,
     sink: Arc<dyn MetricsSink>,
-    warm: Arc<AtomicBool>,
+    cold_start: ColdStart,
     capture_cold_start: bool,
     warn_on_empty: bool,
 }
@@ -44,7 +45,7 @@ impl fmt::Debug for MetricsLayer {
         f.debug_struct("MetricsLayer")
             .field("config", &self.config)
             .field("sink", &self.sink)
-            .field("warm", &self.warm.load(Ordering::Relaxed))
+            .field("cold_start", &self.cold_start)
             .field("capture_cold_start", &self.capture_cold_start)
             .field("warn_on_empty", &self.warn_on_empty)
             .finish()
@@ -63,7 +64,7 @@ impl MetricsLayer {
         Ok(Self {
             config: Arc::new(config),
             sink: Arc::new(StdoutSink),
-            warm: Arc::new(AtomicBool::new(false)),
+            cold_start: ColdStart::process(),
             capture_cold_start: true,
             warn_on_empty: false,
         })
@@ -73,6 +74,14 @@ impl MetricsLayer {
     #[must_use]
     pub fn sink(mut self, sink: impl MetricsSink) -> Self {
         self.sink = Arc::new(sink);
+        self
+    }
+
+    /// Answers "is this invocation the cold start?" from `source` instead of
+    /// [`ColdStart::process`], the one source every layer of this crate shares by default.
+    #[must_use]
+    pub fn cold_start(mut self, source: ColdStart) -> Self {
+        self.cold_start = source;
         self
     }
 
@@ -155,7 +164,8 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        if self.layer.capture_cold_start && !self.layer.warm.swap(true, Ordering::AcqRel) {
+        if self.layer.capture_cold_start && self.layer.cold_start.is_cold(&event.context.request_id)
+        {
             self.layer
                 .write_cold_start(&event.context.env_config.function_name);
         }

@@ -4,10 +4,7 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -23,6 +20,8 @@ use tower::{Layer, Service};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use crate::cold_start::ColdStart;
+
 /// The header the X-Ray propagator reads.
 const TRACE_HEADER: &str = "x-amzn-trace-id";
 
@@ -33,7 +32,7 @@ const TRACE_HEADER: &str = "x-amzn-trace-id";
 pub struct OtelLambdaLayer {
     provider: SdkTracerProvider,
     name: Option<Arc<str>>,
-    cold_start: Arc<AtomicBool>,
+    cold_start: ColdStart,
 }
 
 impl OtelLambdaLayer {
@@ -43,8 +42,16 @@ impl OtelLambdaLayer {
         Self {
             provider,
             name: None,
-            cold_start: Arc::new(AtomicBool::new(true)),
+            cold_start: ColdStart::process(),
         }
+    }
+
+    /// Answers "is this invocation the cold start?" from `source` instead of
+    /// [`ColdStart::process`], the one source every layer of this crate shares by default.
+    #[must_use]
+    pub fn cold_start(mut self, source: ColdStart) -> Self {
+        self.cold_start = source;
+        self
     }
 
     /// The handler span's name (default: the function name from the Lambda context).
@@ -102,7 +109,7 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let cold_start = self.layer.cold_start.swap(false, Ordering::Relaxed);
+        let cold_start = self.layer.cold_start.is_cold(&event.context.request_id);
         let parent = parent_context(event.context.xray_trace_id.as_deref());
         let name = self
             .layer

@@ -70,8 +70,9 @@ impl AwsFields {
     }
 }
 
-/// The X-Ray context of a traced span: its trace, its subsegment's id, and the extra keys of the
-/// incoming trace header (e.g. `Lineage=a87bd80c:1`) to pass on downstream.
+/// The X-Ray context of a span: its trace, its subsegment's id, and the extra keys of the incoming
+/// trace header (e.g. `Lineage=a87bd80c:1`) to pass on downstream. In a trace that is not sampled,
+/// `sampled` is false and `segment_id` is a fresh id for one downstream request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
 pub(crate) struct SpanTraceContext {
@@ -81,12 +82,41 @@ pub(crate) struct SpanTraceContext {
     pub(crate) segment_id: SegmentId,
     /// `key=value` pairs joined by `;`, empty when there are none.
     pub(crate) extra: String,
+    /// Whether the trace is sampled (spans are sent) or only passed on with `Sampled=0`.
+    pub(crate) sampled: bool,
+}
+
+impl SpanTraceContext {
+    /// The `X-Amzn-Trace-Id` value for a downstream request made in this context:
+    /// `Root=…;Parent=…;Sampled=1|0`, then the extra keys that are valid header text (the others
+    /// are left out rather than the whole header).
+    #[cfg_attr(not(any(feature = "aws-sdk", feature = "http")), allow(dead_code))]
+    pub(crate) fn downstream_header(&self) -> String {
+        let sampled = if self.sampled { 1 } else { 0 };
+        let mut header = format!(
+            "Root={};Parent={};Sampled={sampled}",
+            self.trace_id, self.segment_id
+        );
+        for pair in self.extra.split(';').map(str::trim) {
+            if !pair.is_empty() && pair.contains('=') && pair.bytes().all(is_header_byte) {
+                header.push(';');
+                header.push_str(pair);
+            }
+        }
+        header
+    }
+}
+
+/// Visible ASCII other than `;`, so an extra key cannot break the header.
+fn is_header_byte(byte: u8) -> bool {
+    byte.is_ascii_graphic() && byte != b';'
 }
 
 /// The X-Ray context of `span`, or of its nearest ancestor that an
 /// [`XrayLayer`](super::XrayLayer) on a `Registry`-based subscriber sees (spans it filters out,
-/// such as the SDK's own debug spans, are skipped as the layer skips them); `None` outside a
-/// sampled trace, for a disabled span, or under another subscriber.
+/// such as the SDK's own debug spans, are skipped as the layer skips them); `None` outside any
+/// trace, in an unsampled one whose id is unknown, for a disabled span, or under another
+/// subscriber.
 #[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
 pub(crate) fn span_trace_context(span: &tracing::Span) -> Option<SpanTraceContext> {
     span.with_subscriber(|(id, dispatch)| {
@@ -106,6 +136,34 @@ pub(crate) fn span_trace_context(span: &tracing::Span) -> Option<SpanTraceContex
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_bytes() {
+        assert!("Lineage=a87bd80c:1".bytes().all(is_header_byte));
+        assert!(!"a=b c".bytes().all(is_header_byte));
+        assert!(!"a=b;c".bytes().all(is_header_byte));
+        assert!(!"a=é".bytes().all(is_header_byte));
+    }
+
+    #[test]
+    fn downstream_headers_say_whether_the_trace_is_sampled() {
+        let trace_id = TraceId::generate();
+        let mut context = SpanTraceContext {
+            trace_id: trace_id.clone(),
+            segment_id: SegmentId::from(0xab),
+            extra: "Lineage=a87bd80c:1;bad=a b;noequals".to_owned(),
+            sampled: true,
+        };
+        assert_eq!(
+            context.downstream_header(),
+            format!("Root={trace_id};Parent=00000000000000ab;Sampled=1;Lineage=a87bd80c:1")
+        );
+        context.sampled = false;
+        assert_eq!(
+            context.downstream_header(),
+            format!("Root={trace_id};Parent=00000000000000ab;Sampled=0;Lineage=a87bd80c:1")
+        );
+    }
 
     #[test]
     fn takes_only_its_fields() {

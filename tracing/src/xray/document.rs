@@ -88,7 +88,9 @@ pub struct StackFrame {
     pub label: String,
 }
 
-/// A subsegment, sent as its own document (`type: "subsegment"`) or nested in another one.
+/// A subsegment, sent as its own document (`type: "subsegment"`). The document form can nest
+/// subsegments in [`subsegments`](Self::subsegments), but [`XrayLayer`](super::XrayLayer) never
+/// does: every span is sent on its own when it closes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subsegment {
     /// Its id.
@@ -126,6 +128,9 @@ pub struct Subsegment {
     /// Sent as a segment rather than a subsegment: no `type` or `namespace`, and `parent_id`
     /// only when it is not zero (zero meaning no upstream caller).
     pub segment: bool,
+    /// Still open: written with `in_progress: true` and no `end_time`, to be replaced by the
+    /// complete document with the same id.
+    pub in_progress: bool,
 }
 
 impl Subsegment {
@@ -151,6 +156,7 @@ impl Subsegment {
             exceptions: Vec::new(),
             subsegments: Vec::new(),
             segment: false,
+            in_progress: false,
         }
     }
 
@@ -188,7 +194,11 @@ impl Subsegment {
             );
         };
         insert_time("start_time", self.start_time);
-        insert_time("end_time", self.end_time.max(self.start_time));
+        if self.in_progress {
+            object.insert("in_progress".into(), true.into());
+        } else {
+            insert_time("end_time", self.end_time.max(self.start_time));
+        }
         if top_level {
             if !self.segment {
                 object.insert("type".into(), "subsegment".into());

@@ -6,7 +6,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 /// SDK alone opens about a dozen INFO spans per call (`invoke`, `try_op`, `serialization`,
 /// `orchestrate_endpoint`, ...): traced, each would be a subsegment and a UDP datagram, burying
 /// the one `aws` subsegment per call that
-/// [`XrayInterceptor`](crate::aws_sdk::XrayInterceptor) records.
+/// `lamina_tracing::aws_sdk::XrayInterceptor` (feature `aws-sdk`) records.
 pub const LIBRARY_TARGETS: [&str; 6] = [
     "aws_smithy",
     "aws_sdk",

@@ -139,8 +139,8 @@ impl SamplingDecision {
 
 /// A parsed `X-Amzn-Trace-Id` value: `Root=…;Parent=…;Sampled=…` and any other keys.
 ///
-/// Parsing never fails; it follows the protocol reference's recommended parser, a superset of
-/// the SDKs': the value is split on `;`, each pair is trimmed, empty pairs and pairs without
+/// Parsing never fails and accepts a superset of what the X-Ray SDKs' parsers accept (the Python
+/// SDK's `TraceHeader`, opentelemetry-aws's `XrayPropagator`): the value is split on `;`, each pair is trimmed, empty pairs and pairs without
 /// `=` are skipped, `Root`, `Parent` and `Sampled` are matched case-sensitively, a `Root` that
 /// is not `1-{8 hex}-{24 hex}` or a `Parent` that is not 16 lowercase hex digits is treated as
 /// absent, an unknown `Sampled` value as absent, `Self` (added by load balancers) is dropped,

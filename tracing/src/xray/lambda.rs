@@ -4,10 +4,7 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -16,23 +13,27 @@ use serde::Serialize;
 use tower::{Layer, Service};
 use tracing::{Instrument as _, field::Empty};
 
-use super::{MAX_DOCUMENT_BYTES, TraceHeader};
+use crate::cold_start::ColdStart;
+
+use super::{MAX_DOCUMENT_BYTES, TraceHeader, TraceId};
 
 /// A tower layer for `lambda_runtime` handlers: per invocation it reads the trace header from
 /// the invocation's [`Context::xray_trace_id`](lambda_runtime::Context) (never from the process
 /// environment), and when it says `Sampled=1` runs the handler inside a span that
 /// [`XrayLayer`](super::XrayLayer) sends as the handler subsegment, parented to Lambda's
 /// function segment (the header's `Parent`). With `Sampled=0`, `?` or no header, the handler
-/// runs inside a span that makes every span below it send nothing.
+/// runs inside a span that makes every span below it send nothing; downstream calls made in it
+/// (through `lamina_tracing::aws_sdk::XrayInterceptor` or the HTTP client layer) still
+/// pass the header's `Root` on with `Sampled=0` and its extra keys such as `Lineage`.
 ///
 /// The handler subsegment is named after the function (or [`name`](Self::name)), carries the
-/// annotations `ColdStart` (true only for the first invocation through this layer, which is
-/// built once per process) and `Service`, and, unless turned off, the response (`response`)
+/// annotations `ColdStart` (from [`ColdStart::process`]: true only for the first invocation of
+/// an on-demand execution environment, see [`crate::cold_start`]) and `Service`, and, unless turned off, the response (`response`)
 /// or error (`error`) as metadata. An error also sets `fault` and a `cause`.
 #[derive(Debug, Clone)]
 pub struct XrayLambdaLayer {
     config: Arc<Config>,
-    cold_start: Arc<AtomicBool>,
+    cold_start: ColdStart,
 }
 
 #[derive(Debug, Clone)]
@@ -61,8 +62,16 @@ impl XrayLambdaLayer {
                 capture_response: true,
                 capture_error: true,
             }),
-            cold_start: Arc::new(AtomicBool::new(true)),
+            cold_start: ColdStart::process(),
         }
+    }
+
+    /// Answers "is this invocation the cold start?" from `source` instead of
+    /// [`ColdStart::process`], the one source every layer of this crate shares by default.
+    #[must_use]
+    pub fn cold_start(mut self, source: ColdStart) -> Self {
+        self.cold_start = source;
+        self
     }
 
     /// Names the handler subsegment `name` instead of the function's name.
@@ -103,7 +112,7 @@ impl<S> Layer<S> for XrayLambdaLayer {
         XrayLambda {
             inner,
             config: Arc::clone(&self.config),
-            cold_start: Arc::clone(&self.cold_start),
+            cold_start: self.cold_start.clone(),
         }
     }
 }
@@ -113,7 +122,7 @@ impl<S> Layer<S> for XrayLambdaLayer {
 pub struct XrayLambda<S> {
     inner: S,
     config: Arc<Config>,
-    cold_start: Arc<AtomicBool>,
+    cold_start: ColdStart,
 }
 
 impl<S: fmt::Debug> fmt::Debug for XrayLambda<S> {
@@ -145,28 +154,28 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
+        let cold_start = self.cold_start.is_cold(&event.context.request_id);
         let header = event
             .context
             .xray_trace_id
             .as_deref()
             .map(TraceHeader::parse);
         let function = &event.context.env_config.function_name;
+        // Keys such as Lineage travel on to downstream calls (AWS SDK, HTTP), sampled or not.
+        let extra = header
+            .as_ref()
+            .map(|h| {
+                h.extra
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+            .unwrap_or_default();
         let span = match header.as_ref().and_then(TraceHeader::sampled_context) {
             Some((trace_id, parent)) => {
                 let name = self.config.name.as_deref().unwrap_or(function);
                 let service = self.config.service.as_deref().unwrap_or(function);
-                // Keys such as Lineage travel on to downstream calls (AWS SDK, HTTP).
-                let extra = header
-                    .as_ref()
-                    .map(|h| {
-                        h.extra
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(";")
-                    })
-                    .unwrap_or_default();
                 tracing::info_span!(
                     "lambda.handler",
                     "xray.trace_id" = trace_id.as_str(),
@@ -179,7 +188,16 @@ where
                     "xray.json.error" = Empty,
                 )
             }
-            None => tracing::info_span!("lambda.handler", "xray.sampled" = false),
+            // Not sampled: nothing is sent, but downstream calls pass the trace on (`Sampled=0`).
+            None => tracing::info_span!(
+                "lambda.handler",
+                "xray.sampled" = false,
+                "xray.trace_id" = header
+                    .as_ref()
+                    .and_then(|header| header.root.as_ref())
+                    .map(TraceId::as_str),
+                "xray.trace_extra" = extra.as_str(),
+            ),
         };
         let config = Arc::clone(&self.config);
         // `call` itself runs inside the span too: services that open their spans in `call`

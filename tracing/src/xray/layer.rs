@@ -1,33 +1,28 @@
 //! `XrayLayer`: spans become X-Ray subsegments.
 
 use std::{
-    fmt,
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::SystemTime,
 };
 
-use serde_json::{Map, Value};
-use tracing::{
-    Event, Level, Subscriber,
-    field::{Field, Visit},
-    span,
-};
-use tracing_subscriber::{layer::Context, registry::LookupSpan};
+use tracing::{Event, Level, Subscriber, span};
+use tracing_subscriber::{filter::Targets, layer::Context, registry::LookupSpan};
 
 use super::{
     SegmentId, TraceId, XrayError, XrayStats,
-    aws_fields::{AwsFields, SpanTraceContext},
+    aws_fields::SpanTraceContext,
     document::{
-        AnnotationValue, Exception, MAX_ANNOTATIONS_PER_TRACE, Subsegment, epoch_seconds,
-        sanitize_annotation_key,
+        Exception, MAX_ANNOTATIONS_PER_TRACE, Subsegment, epoch_seconds, sanitize_annotation_key,
     },
     emitter::{DEFAULT_DAEMON_ADDRESS, Emitter, parse_daemon_address},
-    http_fields::HttpFields,
+    filter::recommended_filter,
+    span_fields::{ErrorEvent, Fields},
 };
+use crate::redact::Redaction;
 
 /// The most exceptions kept on one subsegment; later error events only set the flags.
 const MAX_EXCEPTIONS_PER_SPAN: usize = 10;
@@ -36,10 +31,29 @@ const MAX_EXCEPTIONS_PER_SPAN: usize = 10;
 /// daemon as a subsegment when it closes. See the [module documentation](super) for the field
 /// conventions.
 ///
+/// Two defaults keep a trace useful and safe without further setup:
+///
+/// - **Your spans, not your libraries' internals.** Spans are filtered by
+///   [`recommended_filter`](super::recommended_filter) (INFO and above, none from
+///   [`LIBRARY_TARGETS`](super::LIBRARY_TARGETS)): the AWS SDK alone opens about a dozen spans per
+///   call, which `lamina_tracing::aws_sdk::XrayInterceptor` already records as one
+///   subsegment. A span filtered out is transparent: its children attach to its nearest traced
+///   ancestor. Replace the filter with [`span_filter`](Self::span_filter), or trace every span
+///   the subscriber enables with [`without_span_filter`](Self::without_span_filter).
+/// - **No secrets in X-Ray.** Span fields named like one of
+///   `lamina_tracing::logs::DEFAULT_REDACTED_FIELDS` (the names the logs redact:
+///   `password`, `token`, `authorization`, ...; whole name or last dot-separated segment, any
+///   case), `#[instrument]` arguments included, are recorded as `"[REDACTED]"` without their
+///   value being formatted, in metadata and annotations alike; JSON recorded as text
+///   (`xray.json.<key>`, the handler's captured response) has such keys redacted at any depth.
+///   Replace the list with [`redacted_fields`](Self::redacted_fields).
+///
 /// Clones share the socket and the counters, so keep one to read [`stats`](Self::stats).
 #[derive(Debug, Clone)]
 pub struct XrayLayer {
     emitter: Emitter,
+    filter: Option<Arc<Targets>>,
+    redaction: Arc<Redaction>,
 }
 
 impl XrayLayer {
@@ -66,7 +80,44 @@ impl XrayLayer {
     pub fn new(daemon: SocketAddr) -> Self {
         Self {
             emitter: Emitter::new(daemon),
+            filter: Some(Arc::new(recommended_filter())),
+            redaction: Arc::new(Redaction::default()),
         }
+    }
+
+    /// Traces only the spans (and reads only the error events) `filter` enables, instead of
+    /// [`recommended_filter`](super::recommended_filter)'s.
+    #[must_use]
+    pub fn span_filter(mut self, filter: Targets) -> Self {
+        self.filter = Some(Arc::new(filter));
+        self
+    }
+
+    /// Traces every span the subscriber enables, the AWS SDK's, hyper's and rustls's internal
+    /// spans included.
+    #[must_use]
+    pub fn without_span_filter(mut self) -> Self {
+        self.filter = None;
+        self
+    }
+
+    /// Redacts span fields with exactly these names (whole name or last dot-separated segment,
+    /// any case) instead of the default list; an empty list redacts nothing.
+    #[must_use]
+    pub fn redacted_fields<I, N>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        self.redaction = Arc::new(Redaction::from_names(names));
+        self
+    }
+
+    /// Whether spans and events with this metadata are traced.
+    fn traces(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|filter| filter.would_enable(metadata.target(), metadata.level()))
     }
 
     /// The counters of documents sent and dropped so far, by this layer and its clones.
@@ -83,17 +134,22 @@ struct TraceState {
     /// The incoming trace header's extra keys (`xray.trace_extra`), passed on downstream.
     extra: String,
     annotations: AtomicUsize,
+    /// Whether the trace's root subsegment has been sent `in_progress` (see `on_close`).
+    root_announced: AtomicBool,
 }
 
 /// The per-span state kept in the span's extensions.
 enum XraySpan {
-    /// Inside an invocation that is not sampled: this span and its descendants send nothing.
-    Suppressed,
+    /// The root of a trace that is not sampled: this span and its descendants send nothing, but
+    /// downstream calls still pass the trace on with `Sampled=0` when it is known.
+    Suppressed(Option<Arc<TraceState>>),
     Traced(Box<SpanState>),
 }
 
 struct SpanState {
     trace: Arc<TraceState>,
+    /// The root of its trace in this process (the handler subsegment, or an HTTP segment).
+    root: bool,
     subsegment: Subsegment,
     status: Option<u64>,
     errored: bool,
@@ -104,10 +160,29 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        if !self.traces(attrs.metadata()) {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = Fields::default();
+        let mut fields = Fields::new(&self.redaction);
         attrs.record(&mut fields);
-        let (trace, parent_id) = if let (Some(trace_id), Some(parent_id)) = (
+        if fields.suppress {
+            let trace = fields
+                .trace_id
+                .as_deref()
+                .and_then(TraceId::parse)
+                .map(|trace_id| {
+                    Arc::new(TraceState {
+                        trace_id,
+                        extra: fields.trace_extra.take().unwrap_or_default(),
+                        annotations: AtomicUsize::new(0),
+                        root_announced: AtomicBool::new(false),
+                    })
+                });
+            span.extensions_mut().insert(XraySpan::Suppressed(trace));
+            return;
+        }
+        let (trace, parent_id, root) = if let (Some(trace_id), Some(parent_id)) = (
             fields.trace_id.as_deref().and_then(TraceId::parse),
             fields
                 .parent_id
@@ -119,11 +194,9 @@ where
                 trace_id,
                 extra: fields.trace_extra.take().unwrap_or_default(),
                 annotations: AtomicUsize::new(0),
+                root_announced: AtomicBool::new(false),
             };
-            (Arc::new(trace), parent_id)
-        } else if fields.suppress {
-            span.extensions_mut().insert(XraySpan::Suppressed);
-            return;
+            (Arc::new(trace), parent_id, true)
         } else {
             let mut found = None;
             for ancestor in span.scope().skip(1) {
@@ -131,13 +204,13 @@ where
                     Some(XraySpan::Traced(state)) => {
                         found = Some((Arc::clone(&state.trace), state.subsegment.id));
                     }
-                    Some(XraySpan::Suppressed) => {}
+                    Some(XraySpan::Suppressed(_)) => {}
                     None => continue,
                 }
                 break;
             }
             match found {
-                Some(found) => found,
+                Some((trace, parent_id)) => (trace, parent_id, false),
                 None => return,
             }
         };
@@ -146,6 +219,7 @@ where
         subsegment.start_time = epoch_seconds(SystemTime::now());
         let mut state = SpanState {
             trace,
+            root,
             subsegment,
             status: None,
             errored: false,
@@ -159,7 +233,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(XraySpan::Traced(state)) = extensions.get_mut::<XraySpan>() {
-            let mut fields = Fields::default();
+            let mut fields = Fields::new(&self.redaction);
             values.record(&mut fields);
             if let Some(name) = fields.name.take() {
                 state.subsegment.name = name;
@@ -169,10 +243,14 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if *event.metadata().level() != Level::ERROR {
+        if *event.metadata().level() != Level::ERROR || !self.traces(event.metadata()) {
             return;
         }
-        let Some(span) = ctx.event_span(event) else {
+        // The nearest span this layer traces: spans it filters out are transparent.
+        let Some(span) = ctx
+            .event_scope(event)
+            .and_then(|mut scope| scope.find(|span| span.extensions().get::<XraySpan>().is_some()))
+        else {
             return;
         };
         let mut extensions = span.extensions_mut();
@@ -201,6 +279,23 @@ where
         let Some(XraySpan::Traced(state)) = span.extensions_mut().remove::<XraySpan>() else {
             return;
         };
+        if !state.root && !state.trace.root_announced.swap(true, Ordering::Relaxed) {
+            // The first subsegment of the trace to close names a parent chain that ends at a root
+            // still open. Send the root `in_progress` first, as the X-Ray SDKs send long work: if
+            // the root never closes (Lambda stops a handler at its timeout), what was sent under
+            // it still hangs in one tree instead of under an id that never arrives.
+            for ancestor in span.scope().skip(1) {
+                if let Some(XraySpan::Traced(open)) = ancestor.extensions().get::<XraySpan>()
+                    && open.root
+                    && Arc::ptr_eq(&open.trace, &state.trace)
+                {
+                    let mut announced = open.subsegment.clone();
+                    announced.in_progress = true;
+                    self.emitter.emit(announced);
+                    break;
+                }
+            }
+        }
         let SpanState {
             mut subsegment,
             status,
@@ -218,7 +313,7 @@ where
 }
 
 impl SpanState {
-    fn apply(&mut self, mut fields: Fields, emitter: &Emitter) {
+    fn apply(&mut self, mut fields: Fields<'_>, emitter: &Emitter) {
         let aws = std::mem::take(&mut fields.aws);
         if fields.status.is_some() {
             self.status = fields.status;
@@ -261,147 +356,8 @@ impl SpanState {
     }
 }
 
-/// The fields of a span, sorted by the conventions.
-#[derive(Default)]
-struct Fields {
-    trace_id: Option<String>,
-    parent_id: Option<String>,
-    trace_extra: Option<String>,
-    suppress: bool,
-    http: HttpFields,
-    aws: AwsFields,
-    name: Option<String>,
-    status: Option<u64>,
-    annotations: Vec<(String, AnnotationValue)>,
-    invalid_annotations: u64,
-    metadata: Map<String, Value>,
-}
-
-impl Fields {
-    fn value(&mut self, field: &Field, value: Value) {
-        let name = field.name();
-        let Some(value) = self.aws.take(name, value) else {
-            return;
-        };
-        if self.http.record(name, &value) {
-            return;
-        }
-        let text = || value.as_str().map(str::to_owned);
-        match name {
-            "xray.trace_id" => self.trace_id = text(),
-            "xray.parent_id" => self.parent_id = text(),
-            "xray.trace_extra" => self.trace_extra = text(),
-            "xray.sampled" => self.suppress = value == Value::Bool(false),
-            "xray.name" | "otel.name" => self.name = text(),
-            "http.status_code" | "http.response.status_code" | "status" => {
-                self.status = value.as_u64();
-                if self.status.is_none() {
-                    self.metadata.insert(name.to_owned(), value);
-                }
-            }
-            _ => {
-                if let Some(key) = name.strip_prefix("annotation.") {
-                    let annotation = match value {
-                        Value::String(text) => Some(AnnotationValue::String(text)),
-                        Value::Bool(flag) => Some(AnnotationValue::Bool(flag)),
-                        Value::Number(number) => Some(AnnotationValue::Number(number)),
-                        _ => None,
-                    };
-                    match annotation {
-                        Some(annotation) => self.annotations.push((key.to_owned(), annotation)),
-                        None => self.invalid_annotations += 1,
-                    }
-                } else if let Some(key) = name.strip_prefix("xray.json.") {
-                    let parsed = value
-                        .as_str()
-                        .and_then(|text| serde_json::from_str(text).ok())
-                        .unwrap_or(value);
-                    self.metadata.insert(key.to_owned(), parsed);
-                } else {
-                    let key = name.strip_prefix("metadata.").unwrap_or(name);
-                    self.metadata.insert(key.to_owned(), value);
-                }
-            }
-        }
-    }
-}
-
-impl Visit for Fields {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        // NaN and infinities are not JSON numbers: an annotation is dropped, metadata keeps text.
-        let value = serde_json::Number::from_f64(value).map_or_else(
-            || {
-                if field.name().starts_with("annotation.") {
-                    Value::Null
-                } else {
-                    Value::String(value.to_string())
-                }
-            },
-            Value::Number,
-        );
-        self.value(field, value);
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.value(field, value.into());
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.value(field, value.into());
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.value(field, value.into());
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.value(field, value.into());
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.value(field, value.to_string().into());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.value(field, format!("{value:?}").into());
-    }
-}
-
-/// The parts of an error event that make an exception.
-#[derive(Default)]
-struct ErrorEvent {
-    error: Option<String>,
-    message: Option<String>,
-    kind: Option<String>,
-}
-
-impl Visit for ErrorEvent {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.record(field, value.to_owned());
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record(field, value.to_string());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record(field, format!("{value:?}"));
-    }
-}
-
-impl ErrorEvent {
-    fn record(&mut self, field: &Field, value: String) {
-        match field.name() {
-            "error" | "exception.message" => self.error = Some(value),
-            "message" => self.message = Some(value),
-            "error.type" | "exception.type" => self.kind = Some(value),
-            _ => {}
-        }
-    }
-}
-
 /// The X-Ray context of a span from its extensions: `None` when this layer did not see the span,
-/// `Some(None)` when it is in a trace that is not sampled.
+/// `Some(None)` when it is in a trace that is not sampled and whose id is unknown.
 pub(super) fn trace_context(
     extensions: &tracing_subscriber::registry::Extensions<'_>,
 ) -> Option<Option<SpanTraceContext>> {
@@ -410,8 +366,17 @@ pub(super) fn trace_context(
             trace_id: state.trace.trace_id.clone(),
             segment_id: state.subsegment.id,
             extra: state.trace.extra.clone(),
+            sampled: true,
         }),
-        XraySpan::Suppressed => None,
+        XraySpan::Suppressed(trace) => trace.as_ref().map(|trace| SpanTraceContext {
+            trace_id: trace.trace_id.clone(),
+            // Nothing is recorded, so no subsegment names the downstream call: a fresh id for
+            // each request rather than the 16 zeros of the Python SDK's no-op ids, which an
+            // OpenTelemetry receiver reads as an invalid span context and so as no trace at all.
+            segment_id: SegmentId::generate(),
+            extra: trace.extra.clone(),
+            sampled: false,
+        }),
     })
 }
 

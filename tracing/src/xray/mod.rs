@@ -32,7 +32,10 @@
 //! every span below it into a subsegment: the handler subsegment's `parent_id` is the function
 //! segment, every other span's is its parent span's subsegment. Each subsegment is sent as its
 //! own document the moment its span closes (Lambda's streaming threshold is 0), with `type`,
-//! `trace_id` and `parent_id`. Spans outside an invocation, or in one that is not sampled,
+//! `trace_id` and `parent_id`. Before the first subsegment under it is sent, the handler
+//! subsegment (the root of the trace in this process) is sent once with `in_progress: true`, so
+//! that a handler stopped at Lambda's timeout, whose complete document never comes, still leaves
+//! one tree. Spans outside an invocation, or in one that is not sampled,
 //! send nothing.
 //!
 //! Span fields are read by these conventions:
@@ -41,7 +44,7 @@
 //! |---|---|
 //! | `xray.name` or `otel.name` | the subsegment's name (default: the span's name), sanitised to X-Ray's characters and 200 characters |
 //! | `annotation.<key>` | an indexed annotation `<key>` (other characters than `[A-Za-z0-9_]` become `_`); strings, numbers and booleans only, at most 50 per trace, the rest dropped and counted |
-//! | `http.status_code`, `http.response.status_code` or `status` (a number) | `fault` for 5xx, `throttle` and `error` for 429, `error` for other 4xx |
+//! | `http.status_code` or `http.response.status_code` (a number) | `fault` for 5xx, `throttle` and `error` for 429, `error` for other 4xx (a field named plain `status` is metadata like any other) |
 //! | `xray.namespace` | the subsegment's `namespace` (`aws`, `remote`) |
 //! | `aws.<key>` (`aws.json.<key>` for a JSON value; `aws.json` for a JSON object whose members are merged in) | a member of the `aws` object (`operation`, `region`, `table_name`, ...) |
 //! | `http.request.method`, `.url`, `.user_agent`, `.client_ip`; `http.response.status` | the `http` object (the status also sets the flags) |
@@ -55,10 +58,11 @@
 //! status, which then decides the flags.
 //!
 //! Spans must be enabled by the subscriber's filter to be traced: keep `lambda.handler` and your
-//! spans at a level the filter lets through. Put [`recommended_filter`] on the X-Ray layer: it
-//! keeps the AWS SDK's, hyper's and rustls's internal spans (a dozen per SDK call) out of the
-//! trace, where [`XrayInterceptor`](crate::aws_sdk::XrayInterceptor) already records one
-//! subsegment per call.
+//! spans at a level the filter lets through. [`XrayLayer`] applies [`recommended_filter`] itself
+//! unless told otherwise: it keeps the AWS SDK's, hyper's and rustls's internal spans (a dozen per
+//! SDK call) out of the trace, where `lamina_tracing::aws_sdk::XrayInterceptor` (feature
+//! `aws-sdk`) already records one subsegment per call. It also redacts span fields named like a
+//! secret (the names the logs redact); see [`XrayLayer`].
 
 pub(crate) mod aws_fields;
 mod document;
@@ -69,6 +73,7 @@ mod header;
 mod http_fields;
 mod lambda;
 mod layer;
+mod span_fields;
 
 pub use document::{
     AnnotationValue, Exception, MAX_ANNOTATIONS_PER_TRACE, MAX_NAME_CHARS, MAX_STRING_CHARS,

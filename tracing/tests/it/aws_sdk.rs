@@ -350,6 +350,43 @@ async fn outside_a_trace_nothing_is_recorded_and_no_header_is_sent() {
 }
 
 #[tokio::test]
+async fn an_unsampled_trace_is_passed_on_with_sampled_0_and_its_lineage() {
+    let fixture = fixture().await;
+    let _guard = fixture.subscriber();
+    let dynamodb = fixture.dynamodb();
+    let trace_id = TraceId::generate();
+    let span = tracing::info_span!(
+        target: "it::aws_sdk",
+        "lambda.handler",
+        "xray.sampled" = false,
+        "xray.trace_id" = trace_id.as_str(),
+        "xray.trace_extra" = LINEAGE,
+    );
+    async {
+        dynamodb.list_tables().send().await.unwrap();
+    }
+    .instrument(span)
+    .await;
+    let heads = fixture.relay.heads();
+    assert_eq!(heads.len(), 1);
+    let sent = header(&heads[0], "x-amzn-trace-id").expect("a trace header");
+    let sent = lamina_tracing::xray::TraceHeader::parse(sent);
+    assert_eq!(sent.root.as_ref(), Some(&trace_id), "{sent}");
+    assert_eq!(
+        sent.sampled,
+        Some(lamina_tracing::xray::SamplingDecision::NotSampled),
+        "{sent}"
+    );
+    assert!(
+        sent.parent.is_some_and(|parent| parent.as_u64() != 0),
+        "{sent}"
+    );
+    assert_eq!(sent.to_string().rsplit(';').next(), Some(LINEAGE));
+    // No subsegment for an unsampled call.
+    assert_eq!(fixture.layer.stats().sent, 0);
+}
+
+#[tokio::test]
 async fn a_call_without_a_response_is_a_fault_with_a_cause_and_counts_retries() {
     let fixture = fixture().await;
     let _guard = fixture.subscriber();

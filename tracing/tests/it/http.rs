@@ -18,7 +18,10 @@ use hyper_util::{
 use lamina_local::xray::{CollectorConfig, XrayCollector, send_document};
 use lamina_tracing::{
     http::{ContextMissing, Sampler, SamplingRules, XrayHttpClientLayer, XrayHttpServerLayer},
-    xray::{SegmentId, TraceId, XrayLayer, epoch_seconds},
+    xray::{
+        SamplingDecision, SegmentId, TraceHeader, TraceId, XrayLambdaLayer, XrayLayer,
+        epoch_seconds,
+    },
 };
 use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt as _, service_fn};
@@ -290,6 +293,67 @@ async fn outside_a_trace_requests_pass_through() {
     assert_eq!(stats.stats().sent, 1);
 }
 
+/// An invocation Lambda did not sample still passes its trace on: `Root`, a `Parent`, `Sampled=0`
+/// and the incoming `Lineage`, as the X-Ray SDKs do, so that the downstream service does not
+/// sample it afresh and Lambda's recursion detection sees the chain.
+#[tokio::test]
+async fn unsampled_invocations_pass_the_trace_on_with_sampled_0() {
+    let collector = collector().await;
+    let layer = xray_layer(&collector);
+    let stats = layer.clone();
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let (addr, seen) = backend().await;
+    let url = format!("http://{addr}/status/200");
+    let trace_id = TraceId::generate();
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "unsampled-1".to_owned();
+    context.xray_trace_id = Some(format!(
+        "Root={trace_id};Parent=53995c3f42cd8ad8;Sampled=0;Lineage={LINEAGE}"
+    ));
+    let http = client(XrayHttpClientLayer::new());
+    let handler = ServiceBuilder::new()
+        .layer(XrayLambdaLayer::new())
+        .service(tower::service_fn(
+            move |_: lambda_runtime::LambdaEvent<Value>| {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    get(&http, &url).await?;
+                    let nested = tracing::info_span!("nested");
+                    get(&http, &url).instrument(nested).await?;
+                    Ok::<_, String>(Value::Null)
+                }
+            },
+        ));
+    handler
+        .oneshot(lambda_runtime::LambdaEvent::new(Value::Null, context))
+        .await
+        .expect("handler");
+    let headers = seen.lock().expect("seen").clone();
+    assert_eq!(headers.len(), 2);
+    let mut parents = Vec::new();
+    for header in &headers {
+        let header = TraceHeader::parse(header.as_deref().expect("a trace header"));
+        assert_eq!(header.root.as_ref(), Some(&trace_id), "{header}");
+        assert_eq!(
+            header.sampled,
+            Some(SamplingDecision::NotSampled),
+            "{header}"
+        );
+        assert_eq!(
+            header.extra,
+            vec![("Lineage".to_owned(), LINEAGE.to_owned())],
+            "{header}"
+        );
+        let parent = header.parent.expect("a Parent");
+        assert_ne!(parent.as_u64(), 0, "{header}");
+        parents.push(parent);
+    }
+    assert_ne!(parents[0], parents[1]);
+    // Nothing reaches X-Ray.
+    assert_eq!(stats.stats().sent, 0);
+    assert_eq!(collector.stats().received, 0);
+}
+
 /// A front server with `XrayHttpServerLayer` whose handler calls the backend through the
 /// client layer.
 async fn front(layer: XrayHttpServerLayer, backend: SocketAddr) -> SocketAddr {
@@ -430,7 +494,7 @@ async fn server_starts_fresh_traces_and_answers_sampling_requests() {
         .await
         .expect("asked trace");
     let sent = stats.stats().sent;
-    // `Sampled=0`, and a sampler that never samples: nothing is sent, the backend sees no header.
+    // `Sampled=0`, and a sampler that never samples: nothing is sent to X-Ray ...
     let never = SamplingRules::parse(r#"{"version":2,"default":{"fixed_target":0,"rate":0}}"#)
         .expect("rules");
     let front_never = front(
@@ -438,12 +502,12 @@ async fn server_starts_fresh_traces_and_answers_sampling_requests() {
         backend,
     )
     .await;
+    let incoming_unsampled = TraceId::generate();
     let (status, reply) = call_front(
         front_sampled,
         "/status/200",
         Some(&format!(
-            "Root={};Parent=53995c3f42cd8ad8;Sampled=0",
-            TraceId::generate()
+            "Root={incoming_unsampled};Parent=53995c3f42cd8ad8;Sampled=0"
         )),
     )
     .await;
@@ -459,9 +523,26 @@ async fn server_starts_fresh_traces_and_answers_sampling_requests() {
     let (status, _) = call_front(front_never, "/status/200", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stats.stats().sent, sent);
+    // ... but the backend is told the trace is not sampled, so it does not sample it again.
     let headers = seen.lock().expect("seen").clone();
     assert_eq!(headers.len(), 5);
-    assert_eq!(&headers[2..], &[None, None, None]);
+    let unsampled_headers: Vec<TraceHeader> = headers[2..]
+        .iter()
+        .map(|header| TraceHeader::parse(header.as_deref().expect("a trace header")))
+        .collect();
+    for header in &unsampled_headers {
+        assert_eq!(
+            header.sampled,
+            Some(SamplingDecision::NotSampled),
+            "{header}"
+        );
+        assert!(header.root.is_some() && header.parent.is_some(), "{header}");
+    }
+    assert_eq!(
+        unsampled_headers[0].root.as_ref(),
+        Some(&incoming_unsampled)
+    );
+    assert_eq!(unsampled_headers[1].root.as_ref(), Some(&unsampled));
 }
 
 /// Records the `host` field of every error event.

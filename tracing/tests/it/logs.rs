@@ -109,7 +109,11 @@ async fn json_lines_carry_the_lambda_context_across_invocations() {
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
     ]);
     let _guard = tracing_subscriber::registry()
-        .with(LogLayer::new(config).with_writer(buffer.clone()))
+        .with(
+            LogLayer::new(config)
+                .with_writer(buffer.clone())
+                .cold_start(crate::fresh_cold_start()),
+        )
         .set_default();
 
     tracing::info!(phase = "init", "starting");
@@ -185,7 +189,11 @@ async fn the_runtime_invocation_span_is_context_not_fields() {
     let buffer = LogBuffer::new();
     let config = config_from(&[("AWS_LAMBDA_FUNCTION_NAME", "orders-env")]);
     let _guard = tracing_subscriber::registry()
-        .with(LogLayer::new(config).with_writer(buffer.clone()))
+        .with(
+            LogLayer::new(config)
+                .with_writer(buffer.clone())
+                .cold_start(crate::fresh_cold_start()),
+        )
         .set_default();
     let header = format!("Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1");
     let runtime_span = |request_id: &str| {
@@ -251,7 +259,11 @@ async fn the_level_comes_from_aws_lambda_log_level() {
         let buffer = LogBuffer::new();
         let config = config_from(&[("AWS_LAMBDA_LOG_LEVEL", level)]);
         let _guard = tracing_subscriber::registry()
-            .with(LogLayer::new(config).with_writer(buffer.clone()))
+            .with(
+                LogLayer::new(config)
+                    .with_writer(buffer.clone())
+                    .cold_start(crate::fresh_cold_start()),
+            )
             .set_default();
         invoke("req", Value::Null).await;
         let lines = json_lines(&buffer);
@@ -269,7 +281,11 @@ async fn sampled_invocations_log_debug() {
     let buffer = LogBuffer::new();
     let config = config_from(&[("POWERTOOLS_LOGGER_SAMPLE_RATE", "1.0")]);
     let _guard = tracing_subscriber::registry()
-        .with(LogLayer::new(config).with_writer(buffer.clone()))
+        .with(
+            LogLayer::new(config)
+                .with_writer(buffer.clone())
+                .cold_start(crate::fresh_cold_start()),
+        )
         .set_default();
     tracing::debug!("init debug");
     invoke("req", Value::Null).await;
@@ -285,7 +301,11 @@ async fn sampled_invocations_log_debug() {
     let buffer = LogBuffer::new();
     let config = config_from(&[("POWERTOOLS_LOGGER_SAMPLE_RATE", "0")]);
     let _guard = tracing_subscriber::registry()
-        .with(LogLayer::new(config).with_writer(buffer.clone()))
+        .with(
+            LogLayer::new(config)
+                .with_writer(buffer.clone())
+                .cold_start(crate::fresh_cold_start()),
+        )
         .set_default();
     invoke("req", Value::Null).await;
     assert_eq!(
@@ -331,7 +351,11 @@ async fn configured_fields_are_redacted() {
     let buffer = LogBuffer::new();
     let config = config_from(&[]).redact_field("SSN");
     let _guard = tracing_subscriber::registry()
-        .with(LogLayer::new(config).with_writer(buffer.clone()))
+        .with(
+            LogLayer::new(config)
+                .with_writer(buffer.clone())
+                .cold_start(crate::fresh_cold_start()),
+        )
         .set_default();
     let span = tracing::info_span!("login", token = "tok-SECRET-1", user = "ann");
     let _entered = span.enter();
@@ -365,7 +389,11 @@ async fn text_format_writes_lambda_text_lines() {
     let buffer = LogBuffer::new();
     let config = config_from(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]);
     let _guard = tracing_subscriber::registry()
-        .with(LogLayer::new(config).with_writer(buffer.clone()))
+        .with(
+            LogLayer::new(config)
+                .with_writer(buffer.clone())
+                .cold_start(crate::fresh_cold_start()),
+        )
         .set_default();
     tracing::info!(password = "SECRET", "two\nlines");
     invoke("req-9", Value::Null).await;
@@ -398,7 +426,9 @@ async fn text_format_writes_lambda_text_lines() {
 #[test]
 fn fields_named_like_context_keys_cannot_forge_them() {
     let buffer = LogBuffer::new();
-    let layer = LogLayer::new(LogConfig::new()).with_writer(buffer.clone());
+    let layer = LogLayer::new(LogConfig::new())
+        .with_writer(buffer.clone())
+        .cold_start(crate::fresh_cold_start());
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
         tracing::warn!(level = "INFO", cold_start = false, "real warning");
     });
@@ -412,7 +442,9 @@ fn fields_named_like_context_keys_cannot_forge_them() {
 #[test]
 fn lines_from_many_threads_stay_whole() {
     let buffer = LogBuffer::new();
-    let layer = LogLayer::new(LogConfig::new()).with_writer(buffer.clone());
+    let layer = LogLayer::new(LogConfig::new())
+        .with_writer(buffer.clone())
+        .cold_start(crate::fresh_cold_start());
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     let threads: Vec<_> = (0..8)
         .map(|thread| {

@@ -26,3 +26,18 @@ mod otel_otlp;
 mod relay;
 #[cfg(feature = "xray")]
 mod xray;
+
+/// A cold-start source of its own, for an on-demand environment: the first request id a test
+/// shows it is cold, whatever other tests of this binary did before.
+#[allow(dead_code)]
+fn fresh_cold_start() -> lamina_tracing::cold_start::ColdStart {
+    lamina_tracing::cold_start::ColdStart::for_initialization_type(Some("on-demand"))
+}
+
+/// A request id no other invocation in this test binary has, as Lambda gives each invocation.
+#[allow(dead_code)]
+fn unique_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("req-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -36,7 +36,7 @@ pub(super) async fn collector() -> XrayCollector {
 
 pub(super) fn event(header: &str) -> LambdaEvent<Value> {
     let mut context = Context::default();
-    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+    context.request_id = crate::unique_request_id();
     context.xray_trace_id = Some(header.to_owned());
     context.env_config = Arc::new(Config {
         function_name: FUNCTION.to_owned(),
@@ -129,7 +129,8 @@ async fn otel_and_native_produce_the_same_tree() {
         let layer = XrayLayer::with_daemon_address(&native_collector.daemon_address())
             .expect("daemon address");
         let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
-        run(&native_collector, XrayLambdaLayer::new()).await
+        let lambda = XrayLambdaLayer::new().cold_start(crate::fresh_cold_start());
+        run(&native_collector, lambda).await
     };
 
     let otel_collector = collector().await;
@@ -138,7 +139,8 @@ async fn otel_and_native_produce_the_same_tree() {
     let from_otel = {
         let _guard =
             tracing::subscriber::set_default(tracing_subscriber::registry().with(otel.layer()));
-        run(&otel_collector, otel.lambda_layer()).await
+        let lambda = otel.lambda_layer().cold_start(crate::fresh_cold_start());
+        run(&otel_collector, lambda).await
     };
 
     let expected = vec![

@@ -210,7 +210,8 @@ async fn otlp_and_native_produce_the_same_tree() {
         let layer = XrayLayer::with_daemon_address(&native_collector.daemon_address())
             .expect("daemon address");
         let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
-        run(&native_collector, XrayLambdaLayer::new()).await
+        let lambda = XrayLambdaLayer::new().cold_start(crate::fresh_cold_start());
+        run(&native_collector, lambda).await
     };
     let native_shape = shape(&native, &native_facade);
 
@@ -223,6 +224,7 @@ async fn otlp_and_native_produce_the_same_tree() {
             tracing::subscriber::set_default(tracing_subscriber::registry().with(otel.layer()));
         let svc = otel
             .lambda_layer()
+            .cold_start(crate::fresh_cold_start())
             .layer(service_fn(boxed_handler as fn(_) -> _));
         let header = format!("Root={trace_id};Parent={facade};Sampled=1");
         let response = svc.oneshot(event(&header)).await.expect("response");

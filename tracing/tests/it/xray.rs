@@ -36,7 +36,7 @@ fn sampled_trace() -> (TraceId, SegmentId, String) {
 
 fn event(payload: serde_json::Value, trace_header: Option<&str>) -> LambdaEvent<serde_json::Value> {
     let mut context = Context::default();
-    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+    context.request_id = crate::unique_request_id();
     context.xray_trace_id = trace_header.map(str::to_owned);
     context.env_config = Arc::new(Config {
         function_name: FUNCTION.to_owned(),

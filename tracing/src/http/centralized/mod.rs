@@ -1,6 +1,7 @@
 //! Centralized sampling: the X-Ray service's sampling rules and reservoir quotas, fetched
 //! through the X-Ray daemon's TCP proxy (`POST /GetSamplingRules`, `POST /SamplingTargets`),
-//! as the X-Ray SDKs do (`docs/xray-protocol.md` section 4).
+//! as the X-Ray SDKs do ("Configuring sampling rules" in the AWS X-Ray Developer Guide; the
+//! `GetSamplingRules` and `GetSamplingTargets` actions of the X-Ray API Reference).
 
 use std::{
     fmt,

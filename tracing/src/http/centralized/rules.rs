@@ -112,14 +112,14 @@ impl RuleState {
             (Some(quota), Some(ttl)) if ttl >= second as f64 => {
                 let take = self.taken < quota;
                 self.taken += u64::from(take);
-                take || random <= self.rule.fixed_rate
+                take || random < self.rule.fixed_rate
             }
             _ if self.rule.reservoir_size > 0 && self.borrowed < 1 => {
                 self.borrowed += 1;
                 self.borrows += 1;
                 true
             }
-            _ => random <= self.rule.fixed_rate,
+            _ => random < self.rule.fixed_rate,
         };
         self.sampled += u64::from(sampled);
         sampled

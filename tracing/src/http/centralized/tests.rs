@@ -149,7 +149,9 @@ fn borrows_one_per_second_then_uses_the_fixed_rate() {
     );
     assert_eq!(decide(&mut cache, T0, 0.9), Some(Some("r".into()))); // borrowed
     assert_eq!(decide(&mut cache, T0, 0.9), Some(None)); // 0.9 > 0.25
-    assert_eq!(decide(&mut cache, T0, 0.25), Some(Some("r".into()))); // random <= rate
+    // The SDKs sample when `random < rate`: a draw equal to the rate is not sampled.
+    assert_eq!(decide(&mut cache, T0, 0.25), Some(None));
+    assert_eq!(decide(&mut cache, T0, 0.2499), Some(Some("r".into()))); // random < rate
     assert_eq!(decide(&mut cache, T0 + 1, 0.9), Some(Some("r".into()))); // a new second
     let batches = cache.take_statistics(at(T0 + 2));
     let stats = &batches[0][0];
@@ -159,14 +161,14 @@ fn borrows_one_per_second_then_uses_the_fixed_rate() {
             &stats["SampledCount"],
             &stats["BorrowCount"]
         ),
-        (&json!(4), &json!(3), &json!(2))
+        (&json!(5), &json!(3), &json!(2))
     );
     assert_eq!(stats["Timestamp"], json!(T0 + 2));
 
-    // Reservoir 0 and rate 0: nothing, whatever the random number (short of exactly 0).
+    // Reservoir 0 and rate 0: nothing, whatever the random number, 0 included.
     let mut none = super::tests::cache(vec![rule(json!({}))], T0);
     for second in T0..T0 + 3 {
-        assert_eq!(decide(&mut none, second, 0.001), Some(None));
+        assert_eq!(decide(&mut none, second, 0.0), Some(None));
     }
 }
 

@@ -1,5 +1,6 @@
 //! Invocations through `XrayLambdaLayer` + `XrayLayer`, sent to a real `XrayCollector`.
 
+use lamina_tracing::cold_start::ColdStart;
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -42,7 +43,8 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let order = load_order(&id).await?;
     let _ = audit(&id).await;
     {
-        let _throttled = tracing::info_span!("payments", status = 429_u64).entered();
+        let _throttled =
+            tracing::info_span!("payments", http.response.status_code = 429_u64).entered();
     }
     {
         let _missing = tracing::info_span!("inventory", http.status_code = 404_u64).entered();
@@ -110,7 +112,9 @@ async fn the_tree_assembles_under_the_function_segment() {
     let collector = collector().await;
     let layer = layer_for(&collector);
     let _guard = subscriber(layer.clone());
-    let lambda = XrayLambdaLayer::new().service("orders");
+    let lambda = XrayLambdaLayer::new()
+        .service("orders")
+        .cold_start(crate::fresh_cold_start());
     let (result, trace) = traced(&collector, &lambda, json!({ "id": "o-1" })).await;
     assert_eq!(
         result.expect("handler result"),
@@ -126,7 +130,8 @@ async fn the_tree_assembles_under_the_function_segment() {
             stats.trimmed,
             stats.annotations_dropped
         ),
-        (6, 0, 0, 0)
+        (7, 0, 0, 0),
+        "six subsegments and the handler's in-progress copy"
     );
     assert!(
         collector.rejections().is_empty(),
@@ -232,14 +237,35 @@ async fn a_handler_error_is_a_fault_with_a_cause() {
 async fn cold_start_is_true_only_for_the_first_invocation() {
     let collector = collector().await;
     let _guard = subscriber(layer_for(&collector));
-    let lambda = XrayLambdaLayer::new();
+    let on_demand = crate::fresh_cold_start();
     let mut cold_starts = Vec::new();
-    for _ in 0..3 {
-        let (_, trace) = traced(&collector, &lambda, json!({ "id": "o-3" })).await;
-        cold_starts.push(annotation(handler_of(&trace), "ColdStart").cloned());
+    // Two layers (two stacks built in one process) share the source: one cold start in all.
+    for lambda in [XrayLambdaLayer::new(), XrayLambdaLayer::new()] {
+        let lambda = lambda.cold_start(on_demand.clone());
+        for _ in 0..2 {
+            let (_, trace) = traced(&collector, &lambda, json!({ "id": "o-3" })).await;
+            cold_starts.push(annotation(handler_of(&trace), "ColdStart").cloned());
+        }
     }
-    let expected = [true, false, false].map(|cold| Some(AnnotationValue::Bool(cold)));
+    let expected = [true, false, false, false].map(|cold| Some(AnnotationValue::Bool(cold)));
     assert_eq!(cold_starts, expected);
+    collector.shutdown().await;
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_and_snap_start_are_not_cold_starts() {
+    let collector = collector().await;
+    let _guard = subscriber(layer_for(&collector));
+    for initialization_type in ["provisioned-concurrency", "snap-start"] {
+        let source = ColdStart::for_initialization_type(Some(initialization_type));
+        let lambda = XrayLambdaLayer::new().cold_start(source);
+        let (_, trace) = traced(&collector, &lambda, json!({ "id": "o-3" })).await;
+        assert_eq!(
+            annotation(handler_of(&trace), "ColdStart"),
+            Some(&AnnotationValue::Bool(false)),
+            "{initialization_type}"
+        );
+    }
     collector.shutdown().await;
 }
 
@@ -340,7 +366,7 @@ async fn a_missing_or_garbage_daemon_does_not_affect_the_handler() {
             tokio::task::yield_now().await;
         }
         let stats = layer.stats();
-        assert_eq!(stats.sent + stats.dropped, 20 * 7, "{address}: {stats:?}");
+        assert_eq!(stats.sent + stats.dropped, 20 * 8, "{address}: {stats:?}");
     }
     answering.abort();
 }
@@ -390,6 +416,56 @@ async fn spans_opened_in_the_inner_services_call_are_children_of_the_handler() {
     assert_eq!(
         annotation(&handler.subsegments[0], "groupId"),
         Some(&AnnotationValue::String("g-1".into()))
+    );
+    collector.shutdown().await;
+}
+
+/// A handler Lambda stops at its timeout never closes its span, so its complete subsegment is
+/// never sent. The subsegments it already finished must still hang in one tree: the handler is
+/// sent `in_progress` before its first child, as the X-Ray SDKs send long work.
+#[tokio::test]
+async fn a_handler_that_never_ends_still_makes_one_tree() {
+    let collector = collector().await;
+    let _guard = subscriber(layer_for(&collector));
+    let lambda = XrayLambdaLayer::new();
+    let (trace_id, facade, header) = sampled_trace();
+    let started = SystemTime::now();
+    let hanging = service_fn(|_event: LambdaEvent<Value>| async {
+        load_order("o-9").await?;
+        // Lambda's timeout: the process is frozen or killed with the handler still running.
+        std::future::pending::<()>().await;
+        Ok::<Value, Error>(Value::Null)
+    });
+    let mut invocation = std::pin::pin!(
+        lambda
+            .layer(hanging)
+            .oneshot(event(json!({}), Some(&header)))
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), invocation.as_mut())
+            .await
+            .is_err()
+    );
+    send_facade(&collector, &trace_id, facade, started).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let trace = collector.trace(trace_id.as_str()).expect("trace");
+    assert!(
+        collector.rejections().is_empty(),
+        "{:?}",
+        collector.rejections()
+    );
+    // One tree: the function segment, the handler still open, its finished children under it.
+    assert_eq!(trace.roots().len(), 1, "{:?}", trace.missing());
+    let handler = handler_of(&trace);
+    assert!(handler.is_in_progress());
+    assert_eq!(handler.child_names(), vec!["load_order"]);
+    assert_eq!(handler.subsegments[0].child_names(), vec!["orders-table"]);
+    assert_eq!(
+        trace.missing(),
+        &[lamina_local::xray::Missing::Open {
+            id: handler.id.clone(),
+            name: FUNCTION.to_owned()
+        }]
     );
     collector.shutdown().await;
 }

@@ -12,8 +12,10 @@ use lamina_canary::{
     aws::AwsBackends,
     clock::SystemClock,
     codedeploy::{CodeDeployBackend, CodeDeployRequest, CodeDeployTarget},
-    controller::{CanaryError, Controller, DeployRequest, Ports, VersionChoice},
-    gate::{GatePolicy, GateSpec},
+    controller::{
+        Backoff, CanaryError, Controller, DeployRequest, Ports, VersionChoice, WaitEnd, WaitEvent,
+    },
+    gate::{DeadlineAction, GatePolicy, GateSpec},
     state::Phase,
     strategy::{Strategy, parse_duration},
 };
@@ -28,7 +30,8 @@ Exit codes:
   2  bad input: arguments, an unknown function, alias or version
   3  AWS could not be reached, or refused the call
   4  the alias's state forbids it: a rollout already in progress, none in progress,
-     another controller won, or the alias was edited by hand";
+     another controller won, or the alias was edited by hand
+  5  a rollout stalled: a deadline passed and its policy says hold (`deploy --wait`)";
 
 /// Progressive delivery for AWS Lambda aliases: shift traffic to a new version step by step,
 /// check health gates at each step, and promote or roll back.
@@ -60,7 +63,7 @@ pub(crate) enum OutputFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start a rollout: shift the alias's traffic to a new version by a strategy.
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Show where rollouts stand: versions, weights, step, next step time, gate results.
     Status(StatusArgs),
     /// Send all traffic to the new version now (its gates are still checked unless --force).
@@ -110,9 +113,26 @@ struct DeployArgs {
     /// Failed gate checks tolerated in one step before rolling back.
     #[arg(long, default_value_t = GatePolicy::default().failure_limit)]
     failure_limit: u32,
-    /// How long a gate whose data source fails may hold the rollout before it rolls back.
+    /// How long a gate whose data source fails may hold the rollout before --on-data-deadline
+    /// applies.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     data_deadline: Duration,
+    /// What a rollout does once its data source has failed past --data-deadline: hold (stay,
+    /// report it as stalled) or rollback.
+    #[arg(long, default_value = "hold", value_parser = ["hold", "rollback"])]
+    on_data_deadline: String,
+    /// How long past its hold a step may wait for enough data before --on-progress-deadline
+    /// applies.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    progress_deadline: Duration,
+    /// What a step still short of data at its progress deadline does: rollback, hold (stay,
+    /// report it as stalled) or promote (go on as if its gates had passed).
+    #[arg(long, default_value = "rollback", value_parser = ["rollback", "hold", "promote"])]
+    on_progress_deadline: String,
+    /// How long an alias edited by hand during the rollout may stay so before the rollout is
+    /// rolled back.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    drift_timeout: Duration,
     /// Hand the rollout to CodeDeploy in this application and deployment group (created when
     /// missing) instead of driving the alias; only alarm:NAME gates apply there.
     #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy)]
@@ -175,6 +195,10 @@ struct AbortArgs {
     /// Stop the CodeDeploy application and group's deployment, with automatic rollback.
     #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy, conflicts_with = "function")]
     codedeploy: Option<CodeDeployTarget>,
+    /// Roll back even when the alias's description cannot be read or its record is missing,
+    /// taking the stable version from the newest rollout record that matches the alias.
+    #[arg(long, conflicts_with = "codedeploy")]
+    force: bool,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -206,8 +230,8 @@ pub(crate) async fn run(args: Args) -> u8 {
     let output = args.output;
     let result = match args.command {
         Command::Deploy(deploy) => match deploy.codedeploy.clone() {
-            Some(target) => run_codedeploy_deploy(&aws, deploy, target, output).await,
-            None => run_deploy(controller, deploy, output).await,
+            Some(target) => run_codedeploy_deploy(&aws, *deploy, target, output).await,
+            None => run_deploy(controller, *deploy, output).await,
         },
         Command::Status(status) => match status.codedeploy.clone() {
             Some(target) => codedeploy::status(&aws.codedeploy, &target, output).await,
@@ -234,7 +258,12 @@ pub(crate) async fn run(args: Args) -> u8 {
                 exit::OK
             }),
             (None, Some(function), Some(alias)) => {
-                controller.abort(&function, &alias).await.map(|status| {
+                let aborted = if abort.force {
+                    controller.force_abort(&function, &alias).await
+                } else {
+                    controller.abort(&function, &alias).await
+                };
+                aborted.map(|status| {
                     render::print(output, &status, render::status_text(&status));
                     exit::OK
                 })
@@ -359,6 +388,10 @@ async fn run_deploy(
             min_requests: args.min_requests,
             failure_limit: args.failure_limit,
             data_deadline: args.data_deadline,
+            on_data_deadline: parse_action(&args.on_data_deadline)?,
+            progress_deadline: args.progress_deadline,
+            on_progress_deadline: parse_action(&args.on_progress_deadline)?,
+            drift_timeout: args.drift_timeout,
         },
         pre_hook: args.pre_hook,
         post_hook: args.post_hook,
@@ -368,23 +401,48 @@ async fn run_deploy(
     if !args.wait {
         return Ok(exit::OK);
     }
-    let function = &args.target.function;
-    let alias = &args.target.alias;
-    loop {
-        let status = controller.status(function, alias).await?;
-        match status.phase {
-            Phase::Succeeded => return Ok(exit::OK),
-            Phase::RolledBack => return Ok(exit::ROLLED_BACK),
-            Phase::Paused => {
-                // A manual gate: only a person can move it on, so stop waiting here.
-                return Ok(exit::OK);
-            }
-            Phase::PreHook | Phase::Shifting | Phase::PostHook => {}
-        }
-        tokio::time::sleep(args.interval).await;
-        let outcome = controller.run_once(function, alias).await?;
-        render::print(output, &outcome, render::outcome_text(&outcome));
+    match status.phase {
+        Phase::Succeeded => return Ok(exit::OK),
+        Phase::RolledBack => return Ok(exit::ROLLED_BACK),
+        // A manual gate: only a person can move it on, so stop waiting here.
+        Phase::Paused => return Ok(exit::OK),
+        Phase::PreHook | Phase::Shifting | Phase::PostHook => {}
     }
+    let end = controller
+        .wait(
+            &args.target.function,
+            &args.target.alias,
+            args.interval,
+            Backoff::default(),
+            tokio::time::sleep,
+            |event| match event {
+                WaitEvent::Outcome(outcome) => {
+                    render::print(output, outcome, render::outcome_text(outcome));
+                }
+                WaitEvent::Retry(error, delay) => retrying(error, delay),
+            },
+        )
+        .await?;
+    Ok(match end {
+        WaitEnd::Ended(outcome) => match outcome.status.map(|status| status.phase) {
+            Some(Phase::RolledBack) => exit::ROLLED_BACK,
+            _ => exit::OK,
+        },
+        WaitEnd::Paused(_) => exit::OK,
+        WaitEnd::Stalled(_) => exit::STALLED,
+    })
+}
+
+/// Says on stderr that a transient error is about to be retried.
+fn retrying(error: &CanaryError, delay: Duration) {
+    eprintln!(
+        "retrying in {}: {error}",
+        lamina_canary::strategy::format_duration(delay)
+    );
+}
+
+fn parse_action(text: &str) -> Result<DeadlineAction, CanaryError> {
+    text.parse().map_err(CanaryError::InvalidInput)
 }
 
 async fn run_status(
@@ -414,8 +472,22 @@ async fn run_decisions(
     args: RunArgs,
     output: OutputFormat,
 ) -> Result<u8, CanaryError> {
+    let backoff = Backoff::default();
+    let mut failures = 0;
     loop {
-        let outcomes = controller.run_all().await?;
+        let outcomes = match controller.run_all().await {
+            Ok(outcomes) => outcomes,
+            // Following, a transient failure to list the rollouts is retried, within a bound.
+            Err(error) if args.follow && error.is_transient() && failures < backoff.attempts => {
+                failures += 1;
+                let delay = backoff.delay(failures);
+                retrying(&error, delay);
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        failures = 0;
         let failed = outcomes.iter().any(|outcome| {
             matches!(
                 outcome.action,

@@ -122,6 +122,8 @@ pub(super) fn outcome_text(outcome: &RunOutcome) -> String {
         Action::HookPassed => "hook passed".to_owned(),
         Action::NothingToDo => "nothing to do".to_owned(),
         Action::Drifted { detail } => format!("drift, not touching the alias: {detail}"),
+        Action::Stalled { reason } => reason.clone(),
+        Action::Vanished { detail } => format!("over: {detail}"),
         Action::LostRace => "another controller made this decision".to_owned(),
         Action::Failed { error } => format!("failed: {error}"),
     };

@@ -48,6 +48,7 @@ impl Controller {
             pre_hook,
             post_hook,
         } = request;
+        policy.validate().map_err(CanaryError::InvalidInput)?;
         check_name("the function", &function)?;
         check_name("the alias", &alias)?;
         for hook in pre_hook.iter().chain(&post_hook) {
@@ -103,9 +104,11 @@ impl Controller {
         let document = record.to_json().map_err(|error| {
             CanaryError::InvalidInput(format!("the rollout record cannot be written: {error}"))
         })?;
+        // Keyed by the new id and never overwritten: a deploy racing this one writes its own
+        // record beside this one, and only the alias write decides which rollout runs.
         self.ports
             .records
-            .put_record(&function, &alias, &document)
+            .create_record(&function, &alias, &record.id, &document)
             .await?;
         let record = std::sync::Arc::new(record);
         self.remember(&record);
@@ -125,7 +128,6 @@ impl Controller {
                 .await
             {
                 Ok(written) => {
-                    self.keep_record(&record, &document).await;
                     return Ok(status::build(
                         &record,
                         &next,
@@ -135,6 +137,13 @@ impl Controller {
                 }
                 Err(PortError::Conflict(_)) => {
                     state = self.read_alias(&function, &alias).await?;
+                    // The SDK retries a write whose answer was lost; if AWS had applied the
+                    // first attempt, the retry's 412 is about this very write.
+                    if let Ok(Some(live)) = LiveState::decode(&state.description)
+                        && live.id == record.id
+                    {
+                        return Ok(status::build(&record, &live, &state, GateReport::default()));
+                    }
                     self.check_alias(&function, &alias, &state).await?;
                     if state.function_version != record.stable_version {
                         return Err(CanaryError::Conflict(format!(
@@ -149,26 +158,6 @@ impl Controller {
         Err(CanaryError::Conflict(format!(
             "{function}:{alias} kept changing while deploying ({MAX_CONFLICTS} conflicting writes); try again"
         )))
-    }
-
-    /// After winning the first transition, makes sure the stored record is this rollout's: a
-    /// deploy racing this one may have replaced it before losing the alias write (the record
-    /// store has no condition). Best effort: a failure here leaves the record as it is.
-    async fn keep_record(&self, record: &RolloutRecord, document: &str) {
-        let stored = self
-            .ports
-            .records
-            .get_record(&record.function, &record.alias)
-            .await;
-        let ours = matches!(&stored, Ok(Some(stored))
-            if RolloutRecord::from_json(stored).is_ok_and(|stored| stored.id == record.id));
-        if stored.is_ok() && !ours {
-            let _ = self
-                .ports
-                .records
-                .put_record(&record.function, &record.alias, document)
-                .await;
-        }
     }
 
     /// Checks that a rollout may start on the alias, returning the description to keep as the
@@ -192,7 +181,12 @@ impl Controller {
             }
             Ok(Some(live)) => {
                 // Keep the description from before the first rollout, if the record says it.
-                match self.ports.records.get_record(function, alias).await? {
+                match self
+                    .ports
+                    .records
+                    .get_record(function, alias, &live.id)
+                    .await?
+                {
                     Some(document) => RolloutRecord::from_json(&document)
                         .ok()
                         .filter(|record| record.id == live.id)

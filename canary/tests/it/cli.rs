@@ -80,12 +80,14 @@ impl Fixture {
     }
 
     async fn record_exists(&self) -> bool {
-        self.ssm
-            .get_parameter()
-            .name("/lamina-canary/orders/live")
+        let found = self
+            .ssm
+            .get_parameters_by_path()
+            .path("/lamina-canary/orders/live")
             .send()
             .await
-            .is_ok()
+            .unwrap();
+        !found.parameters().is_empty()
     }
 }
 

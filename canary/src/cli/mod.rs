@@ -143,6 +143,10 @@ struct DeployArgs {
     /// Keep driving the rollout until it ends (exit 0 when promoted, 1 when rolled back).
     #[arg(long, conflicts_with = "codedeploy")]
     wait: bool,
+    /// Check everything and show the schedule of weights and times, the gates and the policy,
+    /// without writing anything.
+    #[arg(long, conflicts_with_all = ["codedeploy", "wait", "publish"])]
+    dry_run: bool,
     /// How often to decide while waiting.
     #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "wait")]
     interval: Duration,
@@ -396,6 +400,11 @@ async fn run_deploy(
         pre_hook: args.pre_hook,
         post_hook: args.post_hook,
     };
+    if args.dry_run {
+        let plan = controller.plan(request).await?;
+        render::print(output, &plan, render::plan_text(&plan));
+        return Ok(exit::OK);
+    }
     let status = controller.deploy(request).await?;
     render::print(output, &status, render::status_text(&status));
     if !args.wait {

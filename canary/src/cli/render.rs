@@ -6,9 +6,10 @@ use std::{
 };
 
 use lamina_canary::{
-    controller::{Action, RolloutStatus, RunOutcome},
+    controller::{Action, RolloutPlan, RolloutStatus, RunOutcome},
     gate::Verdict,
     state::Phase,
+    strategy::format_duration,
 };
 use serde::Serialize;
 
@@ -170,6 +171,48 @@ pub(super) fn utc(unix: u64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| format!("{unix} (unix seconds)"))
+}
+
+/// `deploy --dry-run`: the schedule, one line a step.
+pub(super) fn plan_text(plan: &RolloutPlan) -> String {
+    let at = |seconds: u64| format_duration(Duration::from_secs(seconds));
+    let mut lines = vec![format!(
+        "Dry run: {}:{} would move from version {} to version {} by {} (nothing was written).",
+        plan.function, plan.alias, plan.stable_version, plan.canary_version, plan.strategy
+    )];
+    if let Some(hook) = &plan.pre_hook {
+        lines.push(format!("  before any traffic: pre-traffic hook {hook}"));
+    }
+    for step in &plan.steps {
+        let pause = if step.pauses {
+            ", paused there by a manual gate"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "  step {}: {}% from +{} for {}{pause}",
+            step.step,
+            step.weight * 100.0,
+            at(step.starts_after_secs),
+            at(step.hold_secs)
+        ));
+    }
+    let pause = if plan.pauses_before_full {
+        " (after a manual gate's pause)"
+    } else {
+        ""
+    };
+    lines.push(format!("  100% from +{}{pause}", at(plan.full_after_secs)));
+    if let Some(hook) = &plan.post_hook {
+        lines.push(format!("  then: post-traffic hook {hook}"));
+    }
+    let gates = if plan.gates.is_empty() {
+        "none".to_owned()
+    } else {
+        plan.gates.join(", ")
+    };
+    lines.push(format!("  gates: {gates}"));
+    lines.join("\n")
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@
 mod deploy;
 mod follow;
 mod manual;
+mod plan;
 mod run;
 mod status;
 
@@ -64,6 +65,7 @@ use std::{
 use serde::Serialize;
 
 pub use follow::{Backoff, WaitEnd, WaitEvent};
+pub use plan::{PlannedStep, RolloutPlan, schedule};
 pub use run::CONCURRENT_ROLLOUTS;
 
 use crate::{

@@ -222,3 +222,51 @@ async fn abort_force_rolls_back_from_the_record_when_the_description_is_unreadab
         Err(CanaryError::NoRollout { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_dry_run_checks_everything_and_writes_nothing() {
+    let harness = Harness::new();
+    let controller = harness.controller();
+    let plan = controller
+        .plan(harness.request("linear10-2m", &["error-rate<=stable", "manual@50"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (plan.stable_version.as_str(), plan.canary_version.as_str()),
+        ("1", "2")
+    );
+    assert_eq!(plan.steps.len(), 9);
+    assert_eq!(plan.full_after_secs, 9 * 120);
+    let paused: Vec<usize> = plan
+        .steps
+        .iter()
+        .filter(|s| s.pauses)
+        .map(|s| s.step)
+        .collect();
+    assert_eq!(paused, [5]);
+    assert_eq!(plan.gates, ["error-rate<=stable", "manual@50"]);
+    assert_eq!((harness.lambda.writes(), harness.records.writes()), (0, 0));
+    // The same checks as deploy, refused the same way, with nothing written either.
+    let mut bad = harness.request("canary10-5m", &[]);
+    bad.version = lamina_canary::controller::VersionChoice::Existing("9".into());
+    assert!(matches!(
+        controller.plan(bad).await,
+        Err(CanaryError::NotFound(_))
+    ));
+    let mut publish = harness.request("canary10-5m", &[]);
+    publish.version = lamina_canary::controller::VersionChoice::Publish;
+    assert!(matches!(
+        controller.plan(publish).await,
+        Err(CanaryError::InvalidInput(_))
+    ));
+    controller
+        .deploy(harness.request("canary10-5m", &[]))
+        .await
+        .unwrap();
+    let writes = (harness.lambda.writes(), harness.records.writes());
+    assert!(matches!(
+        controller.plan(harness.request("canary10-5m", &[])).await,
+        Err(CanaryError::AlreadyInProgress { .. })
+    ));
+    assert_eq!((harness.lambda.writes(), harness.records.writes()), writes);
+}

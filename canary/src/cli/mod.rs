@@ -72,6 +72,8 @@ enum Command {
     Abort(AbortArgs),
     /// Advance every due rollout by one decision and exit (or keep going with --follow).
     Run(RunArgs),
+    /// List an alias's rollouts, past and present, oldest first, with how each went.
+    History(TargetArgs),
 }
 
 #[derive(Debug, ClapArgs)]
@@ -275,6 +277,13 @@ pub(crate) async fn run(args: Args) -> u8 {
             (None, _, _) => unreachable_arguments(),
         },
         Command::Run(run) => run_decisions(controller, run, output).await,
+        Command::History(target) => controller
+            .history(&target.function, &target.alias)
+            .await
+            .map(|entries| {
+                render::print(output, &entries, render::history_text(&entries));
+                exit::OK
+            }),
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,7 @@ use std::{
 };
 
 use lamina_canary::{
-    controller::{Action, RolloutPlan, RolloutStatus, RunOutcome},
+    controller::{Action, HistoryEntry, HistoryOutcome, RolloutPlan, RolloutStatus, RunOutcome},
     gate::Verdict,
     state::Phase,
     strategy::format_duration,
@@ -213,6 +213,38 @@ pub(super) fn plan_text(plan: &RolloutPlan) -> String {
     };
     lines.push(format!("  gates: {gates}"));
     lines.join("\n")
+}
+
+/// `canary history`: one line a rollout.
+pub(super) fn history_text(entries: &[HistoryEntry]) -> String {
+    if entries.is_empty() {
+        return "No rollouts recorded for this alias.".to_owned();
+    }
+    entries
+        .iter()
+        .map(|entry| {
+            let outcome = match &entry.outcome {
+                HistoryOutcome::Described {
+                    phase,
+                    why: Some(why),
+                } => format!("{phase} ({why})"),
+                HistoryOutcome::Described { phase, why: None } => phase.to_string(),
+                HistoryOutcome::Succeeded => "succeeded".to_owned(),
+                HistoryOutcome::NotRolledOut => "not rolled out".to_owned(),
+                HistoryOutcome::Unknown => "unknown".to_owned(),
+            };
+            format!(
+                "{}  {}  {} -> {}  {}  {}",
+                entry.id,
+                entry.created_unix,
+                entry.stable_version,
+                entry.canary_version,
+                entry.strategy,
+                outcome
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@
 
 mod deploy;
 mod follow;
+mod history;
 mod manual;
 mod plan;
 mod run;
@@ -65,6 +66,7 @@ use std::{
 use serde::Serialize;
 
 pub use follow::{Backoff, WaitEnd, WaitEvent};
+pub use history::{HistoryEntry, HistoryOutcome};
 pub use plan::{PlannedStep, RolloutPlan, schedule};
 pub use run::CONCURRENT_ROLLOUTS;
 

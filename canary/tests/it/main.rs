@@ -11,6 +11,7 @@ mod cloudwatch;
 mod codedeploy;
 mod crash;
 mod follow;
+mod history;
 mod moto_function;
 mod race;
 mod rollouts;

@@ -432,7 +432,7 @@ pub fn decide(
     };
     if live.phase == Phase::Paused {
         let reason = format!(
-            "paused at step {} by a manual gate: waiting for `canary promote` or `canary abort`",
+            "paused at step {} (by a manual gate or `canary pause`): waiting for `canary resume`, `canary promote` or `canary abort`",
             live.step + 1
         );
         return wait(record, live, next, reason, None);
@@ -589,6 +589,50 @@ pub fn plan_promote(
         }
     }
     Ok(promote(record, live, now))
+}
+
+/// `canary pause` (`pause` true) or `canary resume`: a shifting rollout becomes paused at its
+/// step, or a paused one shifting again at its step (whose hold starts again); the traffic does
+/// not change. `Err` is the refusal.
+pub fn plan_hold(
+    record: &RolloutRecord,
+    live: &LiveState,
+    alias: &AliasState,
+    pause: bool,
+    now: SystemTime,
+) -> Result<Plan, String> {
+    let (from, to, verb) = if pause {
+        (Phase::Shifting, Phase::Paused, "paused")
+    } else {
+        (Phase::Paused, Phase::Shifting, "resumed")
+    };
+    if live.phase != from {
+        return Err(format!(
+            "rollout {} is {}; only a {} rollout can be {verb}",
+            live.id, live.phase, from
+        ));
+    }
+    if live.id != record.id {
+        return Err(format!(
+            "the alias describes rollout {} but the stored record is rollout {}",
+            live.id, record.id
+        ));
+    }
+    if let Some(detail) = drift(record, live, alias) {
+        return Err(format!(
+            "the alias was edited by hand ({detail}); abort the rollout instead"
+        ));
+    }
+    let decision = if pause {
+        Decision::Pause { at_step: live.step }
+    } else {
+        Decision::Advance { to_step: live.step }
+    };
+    Ok(Plan::writing(
+        decision,
+        record,
+        fresh(live, to, live.step, now),
+    ))
 }
 
 /// `canary abort`: the stable version back, from any phase that is not over. A rollout whose

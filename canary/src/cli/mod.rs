@@ -74,6 +74,10 @@ enum Command {
     Run(RunArgs),
     /// List an alias's rollouts, past and present, oldest first, with how each went.
     History(TargetArgs),
+    /// Hold a rollout at its step, with its traffic, until `canary resume`.
+    Pause(TargetArgs),
+    /// Let a paused rollout go on from its step (whose hold starts again).
+    Resume(TargetArgs),
 }
 
 #[derive(Debug, ClapArgs)]
@@ -277,6 +281,22 @@ pub(crate) async fn run(args: Args) -> u8 {
             (None, _, _) => unreachable_arguments(),
         },
         Command::Run(run) => run_decisions(controller, run, output).await,
+        Command::Pause(target) => {
+            controller
+                .pause(&target.function, &target.alias)
+                .await
+                .map(|status| {
+                    render::print(output, &status, render::status_text(&status));
+                    exit::OK
+                })
+        }
+        Command::Resume(target) => controller
+            .resume(&target.function, &target.alias)
+            .await
+            .map(|status| {
+                render::print(output, &status, render::status_text(&status));
+                exit::OK
+            }),
         Command::History(target) => controller
             .history(&target.function, &target.alias)
             .await

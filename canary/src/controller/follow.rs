@@ -62,7 +62,7 @@ pub enum WaitEvent<'a> {
 pub enum WaitEnd {
     /// The rollout is over: succeeded or rolled back (see the outcome's status).
     Ended(Box<RunOutcome>),
-    /// A manual gate paused it: only a person can move it on.
+    /// It is paused (by a manual gate or `canary pause`): only a person can move it on.
     Paused(Box<RunOutcome>),
     /// A deadline passed and the policy says hold: only a person can move it on.
     Stalled(Box<RunOutcome>),
@@ -70,7 +70,7 @@ pub enum WaitEnd {
 
 impl Controller {
     /// Waits `interval`, then makes one decision for the rollout on `function:alias`, and so on
-    /// until it is over, paused by a manual gate, or stalled. Transient errors ([`CanaryError::is_transient`]) are
+    /// until it is over, paused (by a manual gate or `canary pause`), or stalled. Transient errors ([`CanaryError::is_transient`]) are
     /// retried by `backoff`; `sleep` waits (the system's timer in the CLI, a virtual clock in
     /// tests); `on_outcome` sees every decision and `on_retry` every error about to be retried,
     /// with the delay before the retry.

@@ -2,7 +2,7 @@
 
 use super::{CanaryError, Controller, MAX_CONFLICTS, RolloutStatus, status};
 use crate::{
-    decision::{drift, plan_abort, plan_promote},
+    decision::{drift, plan_abort, plan_hold, plan_promote},
     gate::GateReport,
     ports::{AliasUpdate, PortError},
     record::RolloutRecord,
@@ -14,6 +14,8 @@ use crate::{
 enum Command {
     Promote { force: bool },
     Abort,
+    Pause,
+    Resume,
 }
 
 impl Controller {
@@ -35,6 +37,18 @@ impl Controller {
     /// alias was edited by hand), from any phase that is not over.
     pub async fn abort(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
         self.command(function, alias, Command::Abort).await
+    }
+
+    /// `canary pause`: the rollout stays at its step, with its traffic, until `canary resume`
+    /// (or `promote`, or `abort`). Only a shifting rollout can be paused.
+    pub async fn pause(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
+        self.command(function, alias, Command::Pause).await
+    }
+
+    /// `canary resume`: a paused rollout (by `canary pause` or by a manual gate) goes on from
+    /// its step, whose hold starts again.
+    pub async fn resume(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
+        self.command(function, alias, Command::Resume).await
     }
 
     /// `canary abort --force`: like [`abort`](Self::abort), and also when the alias's
@@ -150,6 +164,11 @@ impl Controller {
                 }
                 Command::Abort => (
                     plan_abort(&record, &live, &state, now).map_err(CanaryError::Drift)?,
+                    None,
+                ),
+                Command::Pause | Command::Resume => (
+                    plan_hold(&record, &live, &state, command == Command::Pause, now)
+                        .map_err(CanaryError::Conflict)?,
                     None,
                 ),
             };

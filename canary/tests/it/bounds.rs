@@ -270,3 +270,39 @@ async fn a_dry_run_checks_everything_and_writes_nothing() {
     ));
     assert_eq!((harness.lambda.writes(), harness.records.writes()), writes);
 }
+
+#[tokio::test]
+async fn pause_holds_a_rollout_until_resume() {
+    let harness = Harness::new();
+    let controller = harness.controller();
+    controller
+        .deploy(harness.request("linear10-1m", HEALTHY_GATES))
+        .await
+        .unwrap();
+    harness.drive(&controller, 2).await;
+    let weight = harness.canary_weight();
+    let paused = controller.pause(FUNCTION, ALIAS).await.unwrap();
+    assert_eq!(paused.phase, Phase::Paused);
+    assert!(matches!(
+        controller.pause(FUNCTION, ALIAS).await,
+        Err(CanaryError::Conflict(_))
+    ));
+    let actions = harness.drive(&controller, 10).await;
+    assert!(
+        actions.iter().all(|a| matches!(a, Action::Waited { .. })),
+        "{actions:?}"
+    );
+    assert_eq!(harness.canary_weight(), weight);
+    let writes = harness.lambda.writes();
+    let resumed = controller.resume(FUNCTION, ALIAS).await.unwrap();
+    assert_eq!(resumed.phase, Phase::Shifting);
+    assert_eq!(harness.lambda.writes(), writes + 1);
+    assert_eq!(harness.canary_weight(), weight);
+    let actions = harness.drive(&controller, 20).await;
+    assert_eq!(actions.last(), Some(&Action::Promoted));
+    harness.assert_consistent();
+    assert!(matches!(
+        controller.resume(FUNCTION, ALIAS).await,
+        Err(CanaryError::NoRollout { .. })
+    ));
+}

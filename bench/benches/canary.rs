@@ -115,10 +115,16 @@ fn decision(c: &mut Criterion) {
 }
 
 fn records_calls(rollout: &Rollout) -> u64 {
-    ["put_record", "get_record", "list_records"]
-        .iter()
-        .map(|method| rollout.records.calls(method))
-        .sum()
+    [
+        "create_record",
+        "get_record",
+        "history",
+        "list_records",
+        "delete_records",
+    ]
+    .iter()
+    .map(|method| rollout.records.calls(method))
+    .sum()
 }
 
 criterion_group!(benches, decision);

@@ -22,10 +22,11 @@
 use std::time::{Duration, SystemTime};
 
 use crate::{
-    gate::{GateReport, Verdict},
+    gate::{DeadlineAction, GateReport, Verdict},
     ports::{AliasState, AliasUpdate, VersionWeight},
     record::RolloutRecord,
     state::{LiveState, Phase, RollbackReason, unix_seconds},
+    strategy::format_duration,
 };
 
 /// How long to wait before looking again when waiting for data.
@@ -68,10 +69,18 @@ pub enum Decision {
         /// Why.
         why: RollbackReason,
     },
-    /// The alias does not match its description: someone edited it by hand. Nothing is written.
+    /// The alias does not match its description: someone edited it by hand. Traffic is left as
+    /// it is; the first time, only the description is written, to note since when (the drift
+    /// timeout counts from there).
     Drift {
         /// What does not match.
         detail: String,
+    },
+    /// A wait reached its bound and the policy says hold: nothing moves until a person promotes
+    /// or aborts the rollout.
+    Stall {
+        /// Why, as a human sentence fragment.
+        reason: String,
     },
     /// The rollout is over.
     Done,
@@ -274,6 +283,17 @@ fn roll_back(
     Plan::writing(Decision::RollBack { why }, record, next)
 }
 
+/// Puts the stable version back with reason `why`, from any phase: the plan
+/// [`Decision::RollBack`] makes.
+pub fn plan_rollback(
+    record: &RolloutRecord,
+    live: &LiveState,
+    why: RollbackReason,
+    now: SystemTime,
+) -> Plan {
+    roll_back(record, live, why, now)
+}
+
 /// A wait, writing the live state only when `next` differs from it.
 fn wait(
     record: &RolloutRecord,
@@ -344,7 +364,7 @@ pub fn decide(
         });
     }
     if let Some(detail) = drift(record, live, alias) {
-        return Plan::without_write(Decision::Drift { detail });
+        return on_drift(record, live, alias, detail, now);
     }
     match live.phase {
         Phase::PreHook => return Plan::without_write(Decision::RunPreHook),
@@ -383,13 +403,22 @@ pub fn decide(
     }
     if let Some(held_since) = held {
         let held_for = now.duration_since(held_since).unwrap_or_default();
-        if held_for > record.policy.data_deadline {
-            return roll_back(record, live, RollbackReason::Deadline, now);
-        }
         let next = LiveState {
             held,
             ..live.clone()
         };
+        if held_for > record.policy.data_deadline {
+            if record.policy.on_data_deadline == DeadlineAction::Rollback {
+                return roll_back(record, live, RollbackReason::Deadline, now);
+            }
+            let reason = format!(
+                "stalled: no data from {} since {}, past the data deadline of {}; run `canary promote` or `canary abort`",
+                unavailable.join(", "),
+                unix_seconds(held_since),
+                format_duration(record.policy.data_deadline)
+            );
+            return stall(record, live, next, reason);
+        }
         let reason = format!(
             "holding: no data from {} since {}",
             unavailable.join(", "),
@@ -403,7 +432,7 @@ pub fn decide(
     };
     if live.phase == Phase::Paused {
         let reason = format!(
-            "paused at step {} by a manual gate: waiting for `canary promote` or `canary abort`",
+            "paused at step {} (by a manual gate or `canary pause`): waiting for `canary resume`, `canary promote` or `canary abort`",
             live.step + 1
         );
         return wait(record, live, next, reason, None);
@@ -423,10 +452,78 @@ pub fn decide(
         return wait(record, live, next, reason, Some(hold_end));
     }
     if !insufficient.is_empty() {
+        let deadline = hold_end + record.policy.progress_deadline;
+        if now >= deadline {
+            match record.policy.on_progress_deadline {
+                DeadlineAction::Rollback => {
+                    return roll_back(record, live, RollbackReason::Progress, now);
+                }
+                DeadlineAction::Promote => return enter(record, live, live.step + 1, now),
+                DeadlineAction::Hold => {
+                    let reason = format!(
+                        "stalled: step {} still lacks data ({}) past its progress deadline ({}); run `canary promote` or `canary abort`",
+                        live.step + 1,
+                        insufficient.join(", "),
+                        unix_seconds(deadline)
+                    );
+                    return stall(record, live, next, reason);
+                }
+            }
+        }
         let reason = format!("waiting for enough data: {}", insufficient.join(", "));
-        return wait(record, live, next, reason, next_check);
+        return wait(
+            record,
+            live,
+            next,
+            reason,
+            Some(deadline.min(now + RECHECK)),
+        );
     }
     enter(record, live, live.step + 1, now)
+}
+
+/// A stall: like [`wait`], with nothing for the controller to look at again.
+fn stall(record: &RolloutRecord, live: &LiveState, next: LiveState, reason: String) -> Plan {
+    let decision = Decision::Stall { reason };
+    if &next == live {
+        Plan::without_write(decision)
+    } else {
+        Plan::writing(decision, record, next)
+    }
+}
+
+/// A drifted alias: the first time, note since when in the description (traffic untouched);
+/// past the drift timeout, roll back as `canary abort` would; otherwise nothing.
+fn on_drift(
+    record: &RolloutRecord,
+    live: &LiveState,
+    alias: &AliasState,
+    detail: String,
+    now: SystemTime,
+) -> Plan {
+    match live.held {
+        None => {
+            let next = LiveState {
+                held: Some(now),
+                ..live.clone()
+            };
+            Plan {
+                decision: Decision::Drift { detail },
+                update: Some(AliasUpdate {
+                    function_version: alias.function_version.clone(),
+                    routing: alias.routing.clone(),
+                    description: next.encode(),
+                }),
+                next: Some(next),
+            }
+        }
+        Some(since)
+            if now.duration_since(since).unwrap_or_default() > record.policy.drift_timeout =>
+        {
+            roll_back(record, live, RollbackReason::Drift, now)
+        }
+        Some(_) => Plan::without_write(Decision::Drift { detail }),
+    }
 }
 
 /// What follows a hook's result, for a rollout in the pre-hook or post-hook phase.
@@ -444,104 +541,10 @@ pub fn after_hook(record: &RolloutRecord, live: &LiveState, passed: bool, now: S
     }
 }
 
-/// `canary promote`: straight to 100% from the pre-hook, shifting or paused phase. Unless
-/// `force`, a failing (or unreadable) gate refuses it. `Err` is the refusal, as a sentence.
-pub fn plan_promote(
-    record: &RolloutRecord,
-    live: &LiveState,
-    alias: &AliasState,
-    report: Option<&GateReport>,
-    force: bool,
-    now: SystemTime,
-) -> Result<Plan, String> {
-    match live.phase {
-        Phase::Succeeded | Phase::RolledBack => {
-            return Err(format!(
-                "rollout {} is already over ({})",
-                live.id, live.phase
-            ));
-        }
-        Phase::PostHook => {
-            return Err(format!(
-                "rollout {} is already promoted; its post-traffic hook runs next",
-                live.id
-            ));
-        }
-        Phase::PreHook | Phase::Shifting | Phase::Paused => {}
-    }
-    if live.id != record.id {
-        return Err(format!(
-            "the alias describes rollout {} but the stored record is rollout {}",
-            live.id, record.id
-        ));
-    }
-    if let Some(detail) = drift(record, live, alias) {
-        return Err(format!(
-            "the alias was edited by hand ({detail}); abort the rollout instead"
-        ));
-    }
-    if !force && let Some(report) = report {
-        let blocking = verdict_names(report, |v| {
-            matches!(v, Verdict::Fail | Verdict::Unavailable)
-        });
-        if !blocking.is_empty() {
-            return Err(format!(
-                "gates do not pass: {}; use --force to promote anyway",
-                blocking.join(", ")
-            ));
-        }
-    }
-    Ok(promote(record, live, now))
-}
+#[path = "decision_commands.rs"]
+mod commands;
 
-/// `canary abort`: the stable version back, from any phase that is not over. A rollout whose
-/// alias was edited by hand is rolled back with `why=drift`. A rollout whose record was replaced
-/// by another deploy's (before the post-hook phase) is rolled back to the alias's primary
-/// version. `Err` is the refusal.
-pub fn plan_abort(
-    record: &RolloutRecord,
-    live: &LiveState,
-    alias: &AliasState,
-    now: SystemTime,
-) -> Result<Plan, String> {
-    if live.phase.is_terminal() {
-        return Err(format!(
-            "rollout {} is already over ({})",
-            live.id, live.phase
-        ));
-    }
-    if live.id != record.id {
-        // The record was replaced (two deploys raced). Before promotion the primary is still
-        // the stable version, so the alias alone says what to put back.
-        if live.phase == Phase::PostHook {
-            return Err(format!(
-                "the alias describes rollout {} but the stored record is rollout {}, so the stable version is unknown; point the alias back by hand",
-                live.id, record.id
-            ));
-        }
-        let next = LiveState {
-            why: Some(RollbackReason::Abort),
-            ..fresh(live, Phase::RolledBack, live.step, now)
-        };
-        return Ok(Plan {
-            decision: Decision::RollBack {
-                why: RollbackReason::Abort,
-            },
-            update: Some(AliasUpdate {
-                function_version: alias.function_version.clone(),
-                routing: None,
-                description: next.encode(),
-            }),
-            next: Some(next),
-        });
-    }
-    let why = if drift(record, live, alias).is_some() {
-        RollbackReason::Drift
-    } else {
-        RollbackReason::Abort
-    };
-    Ok(roll_back(record, live, why, now))
-}
+pub use commands::{plan_abort, plan_hold, plan_promote};
 
 #[cfg(test)]
 #[path = "decision_tests.rs"]

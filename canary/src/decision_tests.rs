@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::{
-    gate::{GatePolicy, GateResult},
+    gate::{DeadlineAction, GatePolicy, GateResult},
     state::from_unix_seconds,
 };
 
@@ -28,6 +28,8 @@ fn record(strategy: &str, gates: &[&str], pre: bool, post: bool) -> RolloutRecor
             min_requests: 50,
             failure_limit: 1,
             data_deadline: Duration::from_secs(600),
+            on_data_deadline: DeadlineAction::Rollback,
+            ..GatePolicy::default()
         },
         pre_hook: pre.then(|| "pre".to_owned()),
         post_hook: post.then(|| "post".to_owned()),
@@ -412,10 +414,11 @@ fn a_failure_while_held_keeps_the_hold() {
 }
 
 #[test]
-fn insufficient_data_waits_and_never_aborts() {
-    let record = record("canary10-5m", &["error-rate<=1%"], false, false);
+fn insufficient_data_waits_until_the_progress_deadline() {
+    let mut record = record("canary10-5m", &["error-rate<=1%"], false, false);
     let state = live(Phase::Shifting, 0);
-    for now in [10, 300, 100_000] {
+    // The hold ends at 300 s; the progress deadline (30 minutes) at 2100 s.
+    for now in [10, 300, 2099] {
         let plan = decide_at(
             &record,
             &state,
@@ -432,6 +435,30 @@ fn insufficient_data_waits_and_never_aborts() {
         300,
     );
     assert!(matches!(&plan.decision, Decision::Wait { reason, .. } if reason.contains("gate1")));
+    let verdicts = [Verdict::Pass, Verdict::Insufficient];
+    let cases = [
+        (
+            DeadlineAction::Rollback,
+            Decision::RollBack {
+                why: RollbackReason::Progress,
+            },
+        ),
+        (DeadlineAction::Promote, Decision::Promote),
+    ];
+    for (action, expected) in cases {
+        record.policy.on_progress_deadline = action;
+        let plan = decide_at(&record, &state, Some(&verdicts), 2100);
+        assert_eq!(plan.decision, expected, "{action}");
+        written(&record, &plan);
+    }
+    record.policy.on_progress_deadline = DeadlineAction::Hold;
+    let plan = decide_at(&record, &state, Some(&verdicts), 5000);
+    assert!(
+        matches!(&plan.decision, Decision::Stall { reason } if reason.contains("progress deadline")),
+        "{:?}",
+        plan.decision
+    );
+    assert!(plan.update.is_none());
 }
 
 #[test]
@@ -486,7 +513,7 @@ fn a_paused_rollout_still_rolls_back_on_failing_gates() {
 }
 
 #[test]
-fn drift_is_reported_and_nothing_written() {
+fn drift_is_noted_once_then_rolled_back_after_the_timeout() {
     let record = record("linear10-1m", &[], true, true);
     let state = live(Phase::Shifting, 2);
     let good = alias(&record, &state);
@@ -527,9 +554,34 @@ fn drift_is_reported_and_nothing_written() {
         ),
     ];
     for (what, edited) in edits {
+        // The first time: the description alone notes since when; the traffic stays as edited.
         let plan = decide(&record, &state, &edited, None, at(100));
         assert!(matches!(plan.decision, Decision::Drift { .. }), "{what}");
+        let update = plan.update.as_ref().unwrap();
+        assert_eq!(
+            (&update.function_version, &update.routing),
+            (&edited.function_version, &edited.routing),
+            "{what}"
+        );
+        let noted = plan.next.clone().unwrap();
+        assert_eq!(noted.held, Some(at(100)), "{what}");
+        assert_eq!(
+            LiveState::decode(&update.description).unwrap(),
+            Some(noted.clone())
+        );
+        // Then nothing, until the drift timeout (10 minutes) has passed.
+        let plan = decide(&record, &noted, &edited, None, at(700));
+        assert!(matches!(plan.decision, Decision::Drift { .. }), "{what}");
         assert!(plan.update.is_none(), "{what}");
+        let plan = decide(&record, &noted, &edited, None, at(701));
+        assert_eq!(
+            plan.decision,
+            Decision::RollBack {
+                why: RollbackReason::Drift
+            },
+            "{what}"
+        );
+        written(&record, &plan);
     }
     for phase in [Phase::PreHook, Phase::PostHook] {
         let state = live(phase, 0);

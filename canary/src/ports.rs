@@ -138,25 +138,47 @@ pub trait AliasStore: Send + Sync + fmt::Debug {
     -> BoxFuture<'a, Result<String, PortError>>;
 }
 
-/// Where a rollout's immutable record (its plan, gates and hooks, as a JSON document) is kept
-/// beside the alias: one document per function and alias, replaced by the next rollout.
+/// Where rollouts' immutable records (plan, gates and hooks, as JSON documents) are kept beside
+/// the alias: one document per rollout, keyed by the rollout's id, written once and never
+/// replaced. The records of an alias's past rollouts are its history.
 pub trait RecordStore: Send + Sync + fmt::Debug {
-    /// Stores `document` as the record of `function`'s `alias`, replacing any previous one.
-    fn put_record<'a>(
+    /// Stores `document` as the record of rollout `id` on `function`'s `alias`, only if there
+    /// is none yet: a record with that id already stored is [`PortError::Conflict`] and is left
+    /// as it is.
+    fn create_record<'a>(
         &'a self,
         function: &'a str,
         alias: &'a str,
+        id: &'a str,
         document: &'a str,
     ) -> BoxFuture<'a, Result<(), PortError>>;
 
-    /// The record of `function`'s `alias`, if one was ever stored.
+    /// The record of rollout `id` on `function`'s `alias`, if it is stored.
     fn get_record<'a>(
         &'a self,
         function: &'a str,
         alias: &'a str,
+        id: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, PortError>>;
-    /// Every stored record's function and alias: how `canary run` finds the rollouts to advance.
+
+    /// Every record stored for `function`'s `alias`, as `(id, document)`, in no particular
+    /// order: the alias's rollouts, past and present.
+    fn history<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, PortError>>;
+
+    /// Every function and alias with at least one record, each once: how `canary run` finds
+    /// the rollouts to advance.
     fn list_records(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, PortError>>;
+
+    /// Deletes every record of `function`'s `alias` (when the function or alias is gone).
+    fn delete_records<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+    ) -> BoxFuture<'a, Result<(), PortError>>;
 }
 
 /// A CloudWatch statistic.

@@ -118,19 +118,26 @@ pub enum RollbackReason {
     Deadline,
     /// The post-traffic hook failed (the primary went back to the stable version).
     PostHook,
-    /// The alias was edited by hand during the rollout, and then aborted.
+    /// The alias was edited by hand during the rollout, and then aborted (or left so past the
+    /// drift timeout).
     Drift,
+    /// A step waited for enough data past its progress deadline, and the policy said roll back.
+    Progress,
+    /// The canary version was deleted during the rollout.
+    Vanished,
 }
 
 impl RollbackReason {
     /// Every reason.
-    pub const ALL: [RollbackReason; 6] = [
+    pub const ALL: [RollbackReason; 8] = [
         RollbackReason::Gate,
         RollbackReason::Hook,
         RollbackReason::Abort,
         RollbackReason::Deadline,
         RollbackReason::PostHook,
         RollbackReason::Drift,
+        RollbackReason::Progress,
+        RollbackReason::Vanished,
     ];
 
     /// The reason's name in the description: `gate`, `hook`, ...
@@ -142,6 +149,8 @@ impl RollbackReason {
             RollbackReason::Deadline => "deadline",
             RollbackReason::PostHook => "post-hook",
             RollbackReason::Drift => "drift",
+            RollbackReason::Progress => "progress",
+            RollbackReason::Vanished => "vanished",
         }
     }
 }
@@ -190,7 +199,8 @@ pub struct LiveState {
     pub since: SystemTime,
     /// Failed gate checks in this step.
     pub fails: u32,
-    /// Since when a gate's data source has been unavailable, if it is.
+    /// Since when the rollout has been held by something it cannot fix, if it is: a gate's data
+    /// source that fails, or an alias edited by hand.
     pub held: Option<SystemTime>,
     /// Why the rollout was rolled back, once it was.
     pub why: Option<RollbackReason>,
@@ -405,7 +415,7 @@ mod tests {
             0..4_000_000_000u64,
             any::<u32>(),
             0..4_000_000_000u64,
-            0..6usize,
+            0..8usize,
         )
             .prop_map(|(id, phase, step, since, fails, held, why)| {
                 let phase = Phase::ALL[phase];

@@ -1,17 +1,95 @@
 //! Statistics for comparing a canary with the stable version.
 //!
-//! The `error-rate<=stable` gate asks whether the canary's error rate is higher than the stable
-//! version's by more than chance explains: a one-sided Fisher exact test on the 2x2 table of
-//! errors and successes.
+//! The `error-rate<=stable` gate asks whether the canary fails more often than the stable
+//! version. The controller asks that question again at every look while a step holds, on data
+//! that keeps accumulating, so a fixed-sample test (such as [`compare_error_rates`], Fisher's
+//! exact test) at level 5% at every look would roll back far more than 5% of healthy releases.
+//! The gate uses [`sequential_error_test`] instead: a mixture sequential probability ratio
+//! test whose false-alarm rate stays below its level however often and whenever it is looked at.
 //!
 //! ```
-//! use lamina_canary::stats::compare_error_rates;
+//! use lamina_canary::stats::{compare_error_rates, sequential_error_test};
 //!
-//! // 2 errors in 40 canary requests vs 50 in 1000 stable ones: the same 5% rate.
+//! // The canary gets 10% of the traffic. 12 of 100 errors on the canary: no evidence.
+//! assert!(!sequential_error_test(12, 88, 0.1, 0.05).significant);
+//! // 40 of 100 errors on a 10% canary: it is worse, whenever this is looked at.
+//! assert!(sequential_error_test(40, 60, 0.1, 0.05).significant);
+//!
+//! // Fisher's exact test on one fixed sample: 2 errors in 40 canary requests vs 50 in 1000.
 //! assert!(!compare_error_rates(2, 40, 50, 1000, 0.05).significant);
-//! // 5 errors in 40 vs none in 1000: significant.
-//! assert!(compare_error_rates(5, 40, 0, 1000, 0.05).significant);
 //! ```
+
+/// The relative risks (the canary's error rate over the stable version's) the sequential test's
+/// alternative mixes, with equal weights: from a small regression to a broken release.
+pub const RELATIVE_RISKS: [f64; 6] = [1.25, 1.5, 2.0, 3.0, 5.0, 10.0];
+
+/// The outcome of [`sequential_error_test`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SequentialComparison {
+    /// The mixture likelihood ratio (an e-value) of "the canary fails more often" against "both
+    /// fail equally often"; 1 means no evidence either way.
+    pub e_value: f64,
+    /// The e-value at and above which the test rejects: one over the level.
+    pub threshold: f64,
+    /// Whether `e_value` reached `threshold`: the canary is worse.
+    pub significant: bool,
+}
+
+/// The sequential test behind `error-rate<=stable`: is the canary's error rate higher than the
+/// stable version's, given `canary_errors` and `stable_errors` since the step began while the
+/// canary got `canary_share` (0 to 1) of the alias's traffic?
+///
+/// Lambda routes each request to the canary with probability `canary_share`, independently of
+/// everything else. If both versions fail equally often, each error is then the canary's with
+/// probability `canary_share`, whatever the traffic and the error rate do over time. If the
+/// canary fails `r` times as often, that probability is `rw / (rw + 1 - w)` (with `w` the
+/// share). The test's statistic is the likelihood ratio of the errors' labels under a mixture
+/// of such alternatives ([`RELATIVE_RISKS`], equal weights) against the null. Under the null it
+/// is a nonnegative martingale with mean 1, so by Ville's inequality the chance that it *ever*
+/// reaches `1 / level` is at most `level`: the false-alarm rate holds at any number of looks at
+/// any times (Wald's SPRT, in the mixture form of Robbins; the "always valid p-values" of
+/// Johari, Pekelis and Walsh, 2017).
+///
+/// A share outside (0, 1) or a level outside (0, 1) gives no evidence (e-value 1, not
+/// significant).
+pub fn sequential_error_test(
+    canary_errors: u64,
+    stable_errors: u64,
+    canary_share: f64,
+    level: f64,
+) -> SequentialComparison {
+    let threshold = if level > 0.0 && level < 1.0 {
+        1.0 / level
+    } else {
+        f64::INFINITY
+    };
+    let w = canary_share;
+    if !(w > 0.0 && w < 1.0) || threshold.is_infinite() {
+        return SequentialComparison {
+            e_value: 1.0,
+            threshold,
+            significant: false,
+        };
+    }
+    let x = canary_errors as f64;
+    let rest = stable_errors as f64;
+    let ln_weight = -(RELATIVE_RISKS.len() as f64).ln();
+    let terms: Vec<f64> = RELATIVE_RISKS
+        .iter()
+        .map(|risk| {
+            let p = risk * w / (risk * w + 1.0 - w);
+            ln_weight + x * (p / w).ln() + rest * ((1.0 - p) / (1.0 - w)).ln()
+        })
+        .collect();
+    let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let ln_e = max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln();
+    let e_value = ln_e.exp();
+    SequentialComparison {
+        e_value,
+        threshold,
+        significant: ln_e >= threshold.ln(),
+    }
+}
 
 /// The outcome of [`compare_error_rates`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +104,8 @@ pub struct Comparison {
     pub significant: bool,
 }
 
-/// Compares the canary's error rate with the stable version's at significance level `alpha`.
+/// Compares the canary's error rate with the stable version's on one fixed sample, at
+/// significance level `alpha` (valid for one look only; see [`sequential_error_test`]).
 /// Errors above the total (CloudWatch can report them a period apart) are counted as the total.
 pub fn compare_error_rates(
     canary_errors: u64,

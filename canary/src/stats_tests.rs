@@ -157,3 +157,60 @@ proptest! {
         prop_assert!((0.0..=1.0).contains(&p), "{}", p);
     }
 }
+
+#[test]
+fn the_sequential_test_by_table() {
+    // (canary errors, stable errors, share, level, significant, e-value)
+    let table: &[(u64, u64, f64, f64, bool, f64)] = &[
+        // No errors: no evidence.
+        (0, 0, 0.1, 0.05, false, 1.0),
+        // Errors split exactly as the traffic is: evidence against a worse canary.
+        (10, 90, 0.1, 0.05, false, 0.21698),
+        // A broken canary: 2 errors of its own and none on the stable version are not yet
+        // enough at 5%, 3 are.
+        (2, 0, 0.1, 0.05, false, 8.92329),
+        (3, 0, 0.1, 0.05, true, 36.2854),
+        (5, 0, 0.1, 0.05, true, 790.9715),
+        // Half again the stable rate, 200 errors in: some evidence, not enough.
+        (30, 170, 0.1, 0.05, false, 3.76012),
+        // Twice the stable rate over a 30-minute step at 1,000 requests a minute: far past it.
+        (60, 270, 0.1, 0.05, true, 4915.24),
+    ];
+    for &(canary, stable, share, level, significant, e_value) in table {
+        let test = sequential_error_test(canary, stable, share, level);
+        let case = format!("{canary} vs {stable} at {share}");
+        assert_eq!(test.significant, significant, "{case}: {test:?}");
+        assert_close(test.threshold, 1.0 / level, 1e-12, &case);
+        if e_value > 0.0 {
+            assert_close(test.e_value, e_value, 1e-4, &case);
+        }
+    }
+}
+
+#[test]
+fn the_sequential_test_gives_no_evidence_without_a_split() {
+    for share in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
+        let test = sequential_error_test(50, 0, share, 0.05);
+        assert_eq!((test.e_value, test.significant), (1.0, false), "{share}");
+    }
+    for level in [0.0, 1.0, -1.0] {
+        assert!(
+            !sequential_error_test(50, 0, 0.1, level).significant,
+            "{level}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn the_sequential_evidence_grows_with_the_canarys_errors(
+        canary in 0u64..2000, stable in 0u64..20000, percent in 1u32..99,
+    ) {
+        let share = f64::from(percent) / 100.0;
+        let e = sequential_error_test(canary, stable, share, 0.05).e_value;
+        let worse = sequential_error_test(canary + 1, stable, share, 0.05).e_value;
+        let better = sequential_error_test(canary, stable + 1, share, 0.05).e_value;
+        prop_assert!(e.is_finite() || e == f64::INFINITY);
+        prop_assert!(worse >= e && better <= e, "{} {} {}", better, e, worse);
+    }
+}

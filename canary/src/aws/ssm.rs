@@ -16,8 +16,8 @@ pub const PARAMETER_PREFIX: &str = "/lamina-canary";
 /// silently moved to the paid advanced tier.
 const MAX_VALUE_BYTES: usize = 4096;
 
-/// The parameter that holds the record of `function`'s `alias`:
-/// `/lamina-canary/<function>/<alias>`.
+/// The parameter path under which the records of `function`'s `alias` are kept:
+/// `/lamina-canary/<function>/<alias>`; each rollout's record is `<path>/<id>`.
 ///
 /// # Errors
 /// [`PortError::Rejected`] when `function` is not a plain function name (1 to 64 of
@@ -45,8 +45,24 @@ pub fn parameter_name(function: &str, alias: &str) -> Result<String, PortError> 
     Ok(format!("{PARAMETER_PREFIX}/{function}/{alias}"))
 }
 
-/// Rollout records as `String` parameters `/lamina-canary/<function>/<alias>` (overwritten by each
-/// new rollout), listed with `GetParametersByPath` (recursive, every page).
+/// The parameter that holds the record of rollout `id` on `function`'s `alias`:
+/// `/lamina-canary/<function>/<alias>/<id>`.
+///
+/// # Errors
+/// As [`parameter_name`], and [`PortError::Rejected`] when `id` is not a rollout id.
+pub fn record_parameter_name(function: &str, alias: &str, id: &str) -> Result<String, PortError> {
+    let path = parameter_name(function, alias)?;
+    if !crate::state::is_rollout_id(id) {
+        return Err(PortError::Rejected(format!(
+            "{id:?} is not a rollout id (12 lowercase hex digits)"
+        )));
+    }
+    Ok(format!("{path}/{id}"))
+}
+
+/// Rollout records as `String` parameters `/lamina-canary/<function>/<alias>/<id>`, created with
+/// `Overwrite=false` (so a record is never replaced) and listed with `GetParametersByPath`
+/// (every page).
 ///
 /// Errors: a refused name or a record over 4 KB (the standard tier's limit) is
 /// [`PortError::Rejected`] before anything is sent; otherwise as the table in [`crate::aws`] says.
@@ -62,8 +78,14 @@ impl SsmRecordStore {
         Self { client }
     }
 
-    async fn put(&self, function: &str, alias: &str, document: &str) -> Result<(), PortError> {
-        let name = parameter_name(function, alias)?;
+    async fn put(
+        &self,
+        function: &str,
+        alias: &str,
+        id: &str,
+        document: &str,
+    ) -> Result<(), PortError> {
+        let name = record_parameter_name(function, alias, id)?;
         if document.len() > MAX_VALUE_BYTES {
             return Err(PortError::Rejected(format!(
                 "the record of {function}:{alias} has {} bytes; a standard SSM parameter holds at \
@@ -76,11 +98,12 @@ impl SsmRecordStore {
             .name(&name)
             .value(document)
             .r#type(ParameterType::String)
-            .overwrite(true)
+            .overwrite(false)
             .send()
             .await
             .map_err(|error| {
                 let typed = error.as_service_error().and_then(|e| match e {
+                    PutParameterError::ParameterAlreadyExists(_) => Some(ErrorClass::Conflict),
                     PutParameterError::TooManyUpdates(_)
                     | PutParameterError::InternalServerError(_) => Some(ErrorClass::Unavailable),
                     _ => None,
@@ -90,8 +113,13 @@ impl SsmRecordStore {
         Ok(())
     }
 
-    async fn get(&self, function: &str, alias: &str) -> Result<Option<String>, PortError> {
-        let name = parameter_name(function, alias)?;
+    async fn get(
+        &self,
+        function: &str,
+        alias: &str,
+        id: &str,
+    ) -> Result<Option<String>, PortError> {
+        let name = record_parameter_name(function, alias, id)?;
         match self.client.get_parameter().name(&name).send().await {
             Ok(output) => output
                 .parameter()
@@ -114,15 +142,20 @@ impl SsmRecordStore {
         }
     }
 
-    async fn list(&self) -> Result<Vec<(String, String)>, PortError> {
-        let mut records = Vec::new();
+    /// Every parameter under `path` (recursively or not), as name and value, every page.
+    async fn by_path(
+        &self,
+        path: &str,
+        recursive: bool,
+    ) -> Result<Vec<(String, String)>, PortError> {
+        let mut parameters = Vec::new();
         let mut next_token = None;
         loop {
             let output = self
                 .client
                 .get_parameters_by_path()
-                .path(PARAMETER_PREFIX)
-                .recursive(true)
+                .path(path)
+                .recursive(recursive)
                 .set_next_token(next_token.take())
                 .send()
                 .await
@@ -133,57 +166,131 @@ impl SsmRecordStore {
                         }
                         _ => None,
                     });
-                    port_error(
-                        &format!("GetParametersByPath {PARAMETER_PREFIX}"),
-                        &error,
-                        typed,
-                    )
+                    port_error(&format!("GetParametersByPath {path}"), &error, typed)
                 })?;
-            records.extend(
-                output
-                    .parameters()
-                    .iter()
-                    .filter_map(|parameter| record_key(parameter.name()?)),
-            );
+            parameters.extend(output.parameters().iter().filter_map(|parameter| {
+                Some((
+                    parameter.name()?.to_owned(),
+                    parameter.value().unwrap_or_default().to_owned(),
+                ))
+            }));
             match output.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
                 _ => break,
             }
         }
+        Ok(parameters)
+    }
+
+    async fn history_of(
+        &self,
+        function: &str,
+        alias: &str,
+    ) -> Result<Vec<(String, String)>, PortError> {
+        let path = parameter_name(function, alias)?;
+        Ok(self
+            .by_path(&path, false)
+            .await?
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let (f, a, id) = record_key(&name)?;
+                (f == function && a == alias).then_some((id, value))
+            })
+            .collect())
+    }
+
+    async fn delete(&self, function: &str, alias: &str) -> Result<(), PortError> {
+        let names: Vec<String> = self
+            .history_of(function, alias)
+            .await?
+            .into_iter()
+            .filter_map(|(id, _)| record_parameter_name(function, alias, &id).ok())
+            .collect();
+        // `DeleteParameters` takes at most 10 names a call.
+        for chunk in names.chunks(10) {
+            self.client
+                .delete_parameters()
+                .set_names(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|error| {
+                    port_error(
+                        &format!("DeleteParameters {}", chunk.join(" ")),
+                        &error,
+                        None,
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<(String, String)>, PortError> {
+        let mut records: Vec<(String, String)> = self
+            .by_path(PARAMETER_PREFIX, true)
+            .await?
+            .into_iter()
+            .filter_map(|(name, _)| {
+                let (function, alias, _) = record_key(&name)?;
+                Some((function, alias))
+            })
+            .collect();
         records.sort();
+        records.dedup();
         Ok(records)
     }
 }
 
-/// The function and alias of a record's parameter name; `None` for other parameters under the
-/// prefix (deeper or shallower paths), which are not Lamina's.
-fn record_key(name: &str) -> Option<(String, String)> {
+/// The function, alias and rollout id of a record's parameter name; `None` for other parameters
+/// under the prefix (deeper or shallower paths), which are not records.
+fn record_key(name: &str) -> Option<(String, String, String)> {
     let rest = name.strip_prefix(PARAMETER_PREFIX)?.strip_prefix('/')?;
-    let (function, alias) = rest.split_once('/')?;
-    let key = (function.to_owned(), alias.to_owned());
-    (parameter_name(function, alias).ok()? == name).then_some(key)
+    let mut parts = rest.split('/');
+    let (function, alias, id) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    (record_parameter_name(function, alias, id).ok()? == name)
+        .then(|| (function.to_owned(), alias.to_owned(), id.to_owned()))
 }
 
 impl RecordStore for SsmRecordStore {
-    fn put_record<'a>(
+    fn create_record<'a>(
         &'a self,
         function: &'a str,
         alias: &'a str,
+        id: &'a str,
         document: &'a str,
     ) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(self.put(function, alias, document))
+        Box::pin(self.put(function, alias, id, document))
     }
 
     fn get_record<'a>(
         &'a self,
         function: &'a str,
         alias: &'a str,
+        id: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
-        Box::pin(self.get(function, alias))
+        Box::pin(self.get(function, alias, id))
+    }
+
+    fn history<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, PortError>> {
+        Box::pin(self.history_of(function, alias))
     }
 
     fn list_records(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, PortError>> {
         Box::pin(self.list())
+    }
+
+    fn delete_records<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(self.delete(function, alias))
     }
 }
 
@@ -222,12 +329,18 @@ mod tests {
 
     #[test]
     fn keys() {
+        let key = |f: &str, a: &str, id: &str| Some((f.to_owned(), a.to_owned(), id.to_owned()));
         assert_eq!(
-            record_key("/lamina-canary/orders/live"),
-            Some(("orders".to_owned(), "live".to_owned()))
+            record_key("/lamina-canary/orders/live/0123456789ab"),
+            key("orders", "live", "0123456789ab")
         );
+        assert_eq!(record_key("/lamina-canary/orders/live"), None);
         assert_eq!(record_key("/lamina-canary/orders"), None);
-        assert_eq!(record_key("/lamina-canary/orders/live/extra"), None);
-        assert_eq!(record_key("/other/orders/live"), None);
+        assert_eq!(
+            record_key("/lamina-canary/orders/live/0123456789ab/x"),
+            None
+        );
+        assert_eq!(record_key("/lamina-canary/orders/live/NOT-AN-ID"), None);
+        assert_eq!(record_key("/other/orders/live/0123456789ab"), None);
     }
 }

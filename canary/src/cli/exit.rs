@@ -12,6 +12,8 @@ pub(crate) const BAD_INPUT: u8 = 2;
 pub(crate) const AWS: u8 = 3;
 /// The alias's state forbids the command.
 pub(crate) const STATE: u8 = 4;
+/// A rollout stalled: a deadline passed and its policy says hold.
+pub(crate) const STALLED: u8 = 5;
 
 /// The exit code for a failed command.
 pub(crate) fn code_for(error: &CanaryError) -> u8 {

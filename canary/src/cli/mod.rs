@@ -12,8 +12,10 @@ use lamina_canary::{
     aws::AwsBackends,
     clock::SystemClock,
     codedeploy::{CodeDeployBackend, CodeDeployRequest, CodeDeployTarget},
-    controller::{CanaryError, Controller, DeployRequest, Ports, VersionChoice},
-    gate::{GatePolicy, GateSpec},
+    controller::{
+        Backoff, CanaryError, Controller, DeployRequest, Ports, VersionChoice, WaitEnd, WaitEvent,
+    },
+    gate::{DeadlineAction, GatePolicy, GateSpec},
     state::Phase,
     strategy::{Strategy, parse_duration},
 };
@@ -28,7 +30,8 @@ Exit codes:
   2  bad input: arguments, an unknown function, alias or version
   3  AWS could not be reached, or refused the call
   4  the alias's state forbids it: a rollout already in progress, none in progress,
-     another controller won, or the alias was edited by hand";
+     another controller won, or the alias was edited by hand
+  5  a rollout stalled: a deadline passed and its policy says hold (`deploy --wait`)";
 
 /// Progressive delivery for AWS Lambda aliases: shift traffic to a new version step by step,
 /// check health gates at each step, and promote or roll back.
@@ -60,7 +63,7 @@ pub(crate) enum OutputFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start a rollout: shift the alias's traffic to a new version by a strategy.
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Show where rollouts stand: versions, weights, step, next step time, gate results.
     Status(StatusArgs),
     /// Send all traffic to the new version now (its gates are still checked unless --force).
@@ -69,6 +72,12 @@ enum Command {
     Abort(AbortArgs),
     /// Advance every due rollout by one decision and exit (or keep going with --follow).
     Run(RunArgs),
+    /// List an alias's rollouts, past and present, oldest first, with how each went.
+    History(TargetArgs),
+    /// Hold a rollout at its step, with its traffic, until `canary resume`.
+    Pause(TargetArgs),
+    /// Let a paused rollout go on from its step (whose hold starts again).
+    Resume(TargetArgs),
 }
 
 #[derive(Debug, ClapArgs)]
@@ -110,9 +119,26 @@ struct DeployArgs {
     /// Failed gate checks tolerated in one step before rolling back.
     #[arg(long, default_value_t = GatePolicy::default().failure_limit)]
     failure_limit: u32,
-    /// How long a gate whose data source fails may hold the rollout before it rolls back.
+    /// How long a gate whose data source fails may hold the rollout before --on-data-deadline
+    /// applies.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     data_deadline: Duration,
+    /// What a rollout does once its data source has failed past --data-deadline: hold (stay,
+    /// report it as stalled) or rollback.
+    #[arg(long, default_value = "hold", value_parser = ["hold", "rollback"])]
+    on_data_deadline: String,
+    /// How long past its hold a step may wait for enough data before --on-progress-deadline
+    /// applies.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    progress_deadline: Duration,
+    /// What a step still short of data at its progress deadline does: rollback, hold (stay,
+    /// report it as stalled) or promote (go on as if its gates had passed).
+    #[arg(long, default_value = "rollback", value_parser = ["rollback", "hold", "promote"])]
+    on_progress_deadline: String,
+    /// How long an alias edited by hand during the rollout may stay so before the rollout is
+    /// rolled back.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    drift_timeout: Duration,
     /// Hand the rollout to CodeDeploy in this application and deployment group (created when
     /// missing) instead of driving the alias; only alarm:NAME gates apply there.
     #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy)]
@@ -123,6 +149,10 @@ struct DeployArgs {
     /// Keep driving the rollout until it ends (exit 0 when promoted, 1 when rolled back).
     #[arg(long, conflicts_with = "codedeploy")]
     wait: bool,
+    /// Check everything and show the schedule of weights and times, the gates and the policy,
+    /// without writing anything.
+    #[arg(long, conflicts_with_all = ["codedeploy", "wait", "publish"])]
+    dry_run: bool,
     /// How often to decide while waiting.
     #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "wait")]
     interval: Duration,
@@ -175,6 +205,10 @@ struct AbortArgs {
     /// Stop the CodeDeploy application and group's deployment, with automatic rollback.
     #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy, conflicts_with = "function")]
     codedeploy: Option<CodeDeployTarget>,
+    /// Roll back even when the alias's description cannot be read or its record is missing,
+    /// taking the stable version from the newest rollout record that matches the alias.
+    #[arg(long, conflicts_with = "codedeploy")]
+    force: bool,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -206,8 +240,8 @@ pub(crate) async fn run(args: Args) -> u8 {
     let output = args.output;
     let result = match args.command {
         Command::Deploy(deploy) => match deploy.codedeploy.clone() {
-            Some(target) => run_codedeploy_deploy(&aws, deploy, target, output).await,
-            None => run_deploy(controller, deploy, output).await,
+            Some(target) => run_codedeploy_deploy(&aws, *deploy, target, output).await,
+            None => run_deploy(controller, *deploy, output).await,
         },
         Command::Status(status) => match status.codedeploy.clone() {
             Some(target) => codedeploy::status(&aws.codedeploy, &target, output).await,
@@ -234,7 +268,12 @@ pub(crate) async fn run(args: Args) -> u8 {
                 exit::OK
             }),
             (None, Some(function), Some(alias)) => {
-                controller.abort(&function, &alias).await.map(|status| {
+                let aborted = if abort.force {
+                    controller.force_abort(&function, &alias).await
+                } else {
+                    controller.abort(&function, &alias).await
+                };
+                aborted.map(|status| {
                     render::print(output, &status, render::status_text(&status));
                     exit::OK
                 })
@@ -242,6 +281,29 @@ pub(crate) async fn run(args: Args) -> u8 {
             (None, _, _) => unreachable_arguments(),
         },
         Command::Run(run) => run_decisions(controller, run, output).await,
+        Command::Pause(target) => {
+            controller
+                .pause(&target.function, &target.alias)
+                .await
+                .map(|status| {
+                    render::print(output, &status, render::status_text(&status));
+                    exit::OK
+                })
+        }
+        Command::Resume(target) => controller
+            .resume(&target.function, &target.alias)
+            .await
+            .map(|status| {
+                render::print(output, &status, render::status_text(&status));
+                exit::OK
+            }),
+        Command::History(target) => controller
+            .history(&target.function, &target.alias)
+            .await
+            .map(|entries| {
+                render::print(output, &entries, render::history_text(&entries));
+                exit::OK
+            }),
     };
     match result {
         Ok(code) => code,
@@ -359,32 +421,66 @@ async fn run_deploy(
             min_requests: args.min_requests,
             failure_limit: args.failure_limit,
             data_deadline: args.data_deadline,
+            on_data_deadline: parse_action(&args.on_data_deadline)?,
+            progress_deadline: args.progress_deadline,
+            on_progress_deadline: parse_action(&args.on_progress_deadline)?,
+            drift_timeout: args.drift_timeout,
         },
         pre_hook: args.pre_hook,
         post_hook: args.post_hook,
     };
+    if args.dry_run {
+        let plan = controller.plan(request).await?;
+        render::print(output, &plan, render::plan_text(&plan));
+        return Ok(exit::OK);
+    }
     let status = controller.deploy(request).await?;
     render::print(output, &status, render::status_text(&status));
     if !args.wait {
         return Ok(exit::OK);
     }
-    let function = &args.target.function;
-    let alias = &args.target.alias;
-    loop {
-        let status = controller.status(function, alias).await?;
-        match status.phase {
-            Phase::Succeeded => return Ok(exit::OK),
-            Phase::RolledBack => return Ok(exit::ROLLED_BACK),
-            Phase::Paused => {
-                // A manual gate: only a person can move it on, so stop waiting here.
-                return Ok(exit::OK);
-            }
-            Phase::PreHook | Phase::Shifting | Phase::PostHook => {}
-        }
-        tokio::time::sleep(args.interval).await;
-        let outcome = controller.run_once(function, alias).await?;
-        render::print(output, &outcome, render::outcome_text(&outcome));
+    match status.phase {
+        Phase::Succeeded => return Ok(exit::OK),
+        Phase::RolledBack => return Ok(exit::ROLLED_BACK),
+        // A manual gate: only a person can move it on, so stop waiting here.
+        Phase::Paused => return Ok(exit::OK),
+        Phase::PreHook | Phase::Shifting | Phase::PostHook => {}
     }
+    let end = controller
+        .wait(
+            &args.target.function,
+            &args.target.alias,
+            args.interval,
+            Backoff::default(),
+            tokio::time::sleep,
+            |event| match event {
+                WaitEvent::Outcome(outcome) => {
+                    render::print(output, outcome, render::outcome_text(outcome));
+                }
+                WaitEvent::Retry(error, delay) => retrying(error, delay),
+            },
+        )
+        .await?;
+    Ok(match end {
+        WaitEnd::Ended(outcome) => match outcome.status.map(|status| status.phase) {
+            Some(Phase::RolledBack) => exit::ROLLED_BACK,
+            _ => exit::OK,
+        },
+        WaitEnd::Paused(_) => exit::OK,
+        WaitEnd::Stalled(_) => exit::STALLED,
+    })
+}
+
+/// Says on stderr that a transient error is about to be retried.
+fn retrying(error: &CanaryError, delay: Duration) {
+    eprintln!(
+        "retrying in {}: {error}",
+        lamina_canary::strategy::format_duration(delay)
+    );
+}
+
+fn parse_action(text: &str) -> Result<DeadlineAction, CanaryError> {
+    text.parse().map_err(CanaryError::InvalidInput)
 }
 
 async fn run_status(
@@ -414,8 +510,22 @@ async fn run_decisions(
     args: RunArgs,
     output: OutputFormat,
 ) -> Result<u8, CanaryError> {
+    let backoff = Backoff::default();
+    let mut failures = 0;
     loop {
-        let outcomes = controller.run_all().await?;
+        let outcomes = match controller.run_all().await {
+            Ok(outcomes) => outcomes,
+            // Following, a transient failure to list the rollouts is retried, within a bound.
+            Err(error) if args.follow && error.is_transient() && failures < backoff.attempts => {
+                failures += 1;
+                let delay = backoff.delay(failures);
+                retrying(&error, delay);
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        failures = 0;
         let failed = outcomes.iter().any(|outcome| {
             matches!(
                 outcome.action,

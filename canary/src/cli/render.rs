@@ -6,9 +6,10 @@ use std::{
 };
 
 use lamina_canary::{
-    controller::{Action, RolloutStatus, RunOutcome},
+    controller::{Action, HistoryEntry, HistoryOutcome, RolloutPlan, RolloutStatus, RunOutcome},
     gate::Verdict,
     state::Phase,
+    strategy::format_duration,
 };
 use serde::Serialize;
 
@@ -122,6 +123,8 @@ pub(super) fn outcome_text(outcome: &RunOutcome) -> String {
         Action::HookPassed => "hook passed".to_owned(),
         Action::NothingToDo => "nothing to do".to_owned(),
         Action::Drifted { detail } => format!("drift, not touching the alias: {detail}"),
+        Action::Stalled { reason } => reason.clone(),
+        Action::Vanished { detail } => format!("over: {detail}"),
         Action::LostRace => "another controller made this decision".to_owned(),
         Action::Failed { error } => format!("failed: {error}"),
     };
@@ -168,6 +171,80 @@ pub(super) fn utc(unix: u64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| format!("{unix} (unix seconds)"))
+}
+
+/// `deploy --dry-run`: the schedule, one line a step.
+pub(super) fn plan_text(plan: &RolloutPlan) -> String {
+    let at = |seconds: u64| format_duration(Duration::from_secs(seconds));
+    let mut lines = vec![format!(
+        "Dry run: {}:{} would move from version {} to version {} by {} (nothing was written).",
+        plan.function, plan.alias, plan.stable_version, plan.canary_version, plan.strategy
+    )];
+    if let Some(hook) = &plan.pre_hook {
+        lines.push(format!("  before any traffic: pre-traffic hook {hook}"));
+    }
+    for step in &plan.steps {
+        let pause = if step.pauses {
+            ", paused there by a manual gate"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "  step {}: {}% from +{} for {}{pause}",
+            step.step,
+            step.weight * 100.0,
+            at(step.starts_after_secs),
+            at(step.hold_secs)
+        ));
+    }
+    let pause = if plan.pauses_before_full {
+        " (after a manual gate's pause)"
+    } else {
+        ""
+    };
+    lines.push(format!("  100% from +{}{pause}", at(plan.full_after_secs)));
+    if let Some(hook) = &plan.post_hook {
+        lines.push(format!("  then: post-traffic hook {hook}"));
+    }
+    let gates = if plan.gates.is_empty() {
+        "none".to_owned()
+    } else {
+        plan.gates.join(", ")
+    };
+    lines.push(format!("  gates: {gates}"));
+    lines.join("\n")
+}
+
+/// `canary history`: one line a rollout.
+pub(super) fn history_text(entries: &[HistoryEntry]) -> String {
+    if entries.is_empty() {
+        return "No rollouts recorded for this alias.".to_owned();
+    }
+    entries
+        .iter()
+        .map(|entry| {
+            let outcome = match &entry.outcome {
+                HistoryOutcome::Described {
+                    phase,
+                    why: Some(why),
+                } => format!("{phase} ({why})"),
+                HistoryOutcome::Described { phase, why: None } => phase.to_string(),
+                HistoryOutcome::Succeeded => "succeeded".to_owned(),
+                HistoryOutcome::NotRolledOut => "not rolled out".to_owned(),
+                HistoryOutcome::Unknown => "unknown".to_owned(),
+            };
+            format!(
+                "{}  {}  {} -> {}  {}  {}",
+                entry.id,
+                entry.created_unix,
+                entry.stable_version,
+                entry.canary_version,
+                entry.strategy,
+                outcome
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

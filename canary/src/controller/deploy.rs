@@ -3,6 +3,7 @@
 use super::{
     CanaryError, Controller, DeployRequest, MAX_CONFLICTS, RolloutStatus, VersionChoice, status,
 };
+use crate::gate::GatePolicy;
 use crate::{
     decision::plan_start,
     gate::GateReport,
@@ -10,6 +11,16 @@ use crate::{
     record::{RECORD_FORMAT, RolloutRecord},
     state::{LiveState, unix_seconds},
 };
+
+/// What [`Controller::check_request`] found.
+pub(super) struct Checked {
+    /// The alias as read.
+    pub(super) alias: AliasState,
+    /// The description to restore when the rollout ends.
+    pub(super) original_description: String,
+    /// The version to roll out, unless it is still to be published.
+    pub(super) canary_version: Option<String>,
+}
 
 fn is_published(version: &str) -> bool {
     !version.is_empty() && version.len() <= 10 && version.bytes().all(|b| b.is_ascii_digit())
@@ -48,36 +59,13 @@ impl Controller {
             pre_hook,
             post_hook,
         } = request;
-        check_name("the function", &function)?;
-        check_name("the alias", &alias)?;
-        for hook in pre_hook.iter().chain(&post_hook) {
-            check_name("the hook function", hook)?;
-        }
-        if let VersionChoice::Existing(version) = &version
-            && !is_published(version)
-        {
-            return Err(CanaryError::InvalidInput(format!(
-                "{version:?} is not a published version number"
-            )));
-        }
-
-        let state = self.read_alias(&function, &alias).await?;
-        let original_description = self.check_alias(&function, &alias, &state).await?;
-        let canary_version = match version {
-            VersionChoice::Existing(version) => {
-                let exists = match self.ports.aliases.version_exists(&function, &version).await {
-                    Ok(exists) => exists,
-                    Err(PortError::NotFound(_)) => false,
-                    Err(error) => return Err(CanaryError::Aws(error)),
-                };
-                if !exists {
-                    return Err(CanaryError::NotFound(format!(
-                        "version {version} of {function} does not exist"
-                    )));
-                }
-                version
-            }
-            VersionChoice::Publish => self.ports.aliases.publish_version(&function).await?,
+        let checked = self
+            .check_request(&function, &alias, &version, &policy, &pre_hook, &post_hook)
+            .await?;
+        let (state, original_description) = (checked.alias, checked.original_description);
+        let canary_version = match checked.canary_version {
+            Some(version) => version,
+            None => self.ports.aliases.publish_version(&function).await?,
         };
         if canary_version == state.function_version {
             return Err(CanaryError::InvalidInput(format!(
@@ -103,9 +91,11 @@ impl Controller {
         let document = record.to_json().map_err(|error| {
             CanaryError::InvalidInput(format!("the rollout record cannot be written: {error}"))
         })?;
+        // Keyed by the new id and never overwritten: a deploy racing this one writes its own
+        // record beside this one, and only the alias write decides which rollout runs.
         self.ports
             .records
-            .put_record(&function, &alias, &document)
+            .create_record(&function, &alias, &record.id, &document)
             .await?;
         let record = std::sync::Arc::new(record);
         self.remember(&record);
@@ -125,7 +115,6 @@ impl Controller {
                 .await
             {
                 Ok(written) => {
-                    self.keep_record(&record, &document).await;
                     return Ok(status::build(
                         &record,
                         &next,
@@ -135,6 +124,13 @@ impl Controller {
                 }
                 Err(PortError::Conflict(_)) => {
                     state = self.read_alias(&function, &alias).await?;
+                    // The SDK retries a write whose answer was lost; if AWS had applied the
+                    // first attempt, the retry's 412 is about this very write.
+                    if let Ok(Some(live)) = LiveState::decode(&state.description)
+                        && live.id == record.id
+                    {
+                        return Ok(status::build(&record, &live, &state, GateReport::default()));
+                    }
                     self.check_alias(&function, &alias, &state).await?;
                     if state.function_version != record.stable_version {
                         return Err(CanaryError::Conflict(format!(
@@ -151,24 +147,59 @@ impl Controller {
         )))
     }
 
-    /// After winning the first transition, makes sure the stored record is this rollout's: a
-    /// deploy racing this one may have replaced it before losing the alias write (the record
-    /// store has no condition). Best effort: a failure here leaves the record as it is.
-    async fn keep_record(&self, record: &RolloutRecord, document: &str) {
-        let stored = self
-            .ports
-            .records
-            .get_record(&record.function, &record.alias)
-            .await;
-        let ours = matches!(&stored, Ok(Some(stored))
-            if RolloutRecord::from_json(stored).is_ok_and(|stored| stored.id == record.id));
-        if stored.is_ok() && !ours {
-            let _ = self
-                .ports
-                .records
-                .put_record(&record.function, &record.alias, document)
-                .await;
+    /// Every check `deploy` makes before writing anything, with reads only: the policy, the
+    /// names, the alias, and the version (`None` for [`VersionChoice::Publish`], which is
+    /// published only when deploying).
+    pub(super) async fn check_request(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &VersionChoice,
+        policy: &GatePolicy,
+        pre_hook: &Option<String>,
+        post_hook: &Option<String>,
+    ) -> Result<Checked, CanaryError> {
+        policy.validate().map_err(CanaryError::InvalidInput)?;
+        check_name("the function", function)?;
+        check_name("the alias", alias)?;
+        for hook in pre_hook.iter().chain(post_hook) {
+            check_name("the hook function", hook)?;
         }
+        if let VersionChoice::Existing(version) = version
+            && !is_published(version)
+        {
+            return Err(CanaryError::InvalidInput(format!(
+                "{version:?} is not a published version number"
+            )));
+        }
+        let state = self.read_alias(function, alias).await?;
+        let original_description = self.check_alias(function, alias, &state).await?;
+        let canary_version = match version {
+            VersionChoice::Existing(version) => {
+                let exists = match self.ports.aliases.version_exists(function, version).await {
+                    Ok(exists) => exists,
+                    Err(PortError::NotFound(_)) => false,
+                    Err(error) => return Err(CanaryError::Aws(error)),
+                };
+                if !exists {
+                    return Err(CanaryError::NotFound(format!(
+                        "version {version} of {function} does not exist"
+                    )));
+                }
+                if *version == state.function_version {
+                    return Err(CanaryError::InvalidInput(format!(
+                        "{function}:{alias} already points at version {version}; there is nothing to roll out"
+                    )));
+                }
+                Some(version.clone())
+            }
+            VersionChoice::Publish => None,
+        };
+        Ok(Checked {
+            alias: state,
+            original_description,
+            canary_version,
+        })
     }
 
     /// Checks that a rollout may start on the alias, returning the description to keep as the
@@ -192,7 +223,12 @@ impl Controller {
             }
             Ok(Some(live)) => {
                 // Keep the description from before the first rollout, if the record says it.
-                match self.ports.records.get_record(function, alias).await? {
+                match self
+                    .ports
+                    .records
+                    .get_record(function, alias, &live.id)
+                    .await?
+                {
                     Some(document) => RolloutRecord::from_json(&document)
                         .ok()
                         .filter(|record| record.id == live.id)

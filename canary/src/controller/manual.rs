@@ -2,10 +2,11 @@
 
 use super::{CanaryError, Controller, MAX_CONFLICTS, RolloutStatus, status};
 use crate::{
-    decision::{drift, plan_abort, plan_promote},
+    decision::{drift, plan_abort, plan_hold, plan_promote},
     gate::GateReport,
-    ports::PortError,
-    state::Phase,
+    ports::{AliasUpdate, PortError},
+    record::RolloutRecord,
+    state::{LiveState, Phase, RollbackReason},
 };
 
 /// Which person-driven transition.
@@ -13,6 +14,8 @@ use crate::{
 enum Command {
     Promote { force: bool },
     Abort,
+    Pause,
+    Resume,
 }
 
 impl Controller {
@@ -34,6 +37,84 @@ impl Controller {
     /// alias was edited by hand), from any phase that is not over.
     pub async fn abort(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
         self.command(function, alias, Command::Abort).await
+    }
+
+    /// `canary pause`: the rollout stays at its step, with its traffic, until `canary resume`
+    /// (or `promote`, or `abort`). Only a shifting rollout can be paused.
+    pub async fn pause(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
+        self.command(function, alias, Command::Pause).await
+    }
+
+    /// `canary resume`: a paused rollout (by `canary pause` or by a manual gate) goes on from
+    /// its step, whose hold starts again.
+    pub async fn resume(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
+        self.command(function, alias, Command::Resume).await
+    }
+
+    /// `canary abort --force`: like [`abort`](Self::abort), and also when the alias's
+    /// description cannot be read (edited by hand, truncated) or names a rollout whose record is
+    /// missing: then the stable version comes from the newest record in the alias's history
+    /// whose versions include the alias's primary version, and the alias gets that version, no
+    /// routing, and a rolled-back description (`why=abort`).
+    pub async fn force_abort(
+        &self,
+        function: &str,
+        alias: &str,
+    ) -> Result<RolloutStatus, CanaryError> {
+        match self.abort(function, alias).await {
+            Err(CanaryError::Drift(_) | CanaryError::NotFound(_)) => {}
+            other => return other,
+        }
+        let state = self.read_alias(function, alias).await?;
+        let mut records: Vec<RolloutRecord> = self
+            .ports
+            .records
+            .history(function, alias)
+            .await?
+            .into_iter()
+            .filter_map(|(id, document)| {
+                RolloutRecord::from_json(&document)
+                    .ok()
+                    .filter(|record| record.id == id)
+            })
+            .filter(|record| {
+                state.function_version == record.stable_version
+                    || state.function_version == record.canary_version
+            })
+            .collect();
+        records.sort_by_key(|record| record.created_at);
+        let Some(record) = records.pop() else {
+            return Err(CanaryError::NotFound(format!(
+                "{function}:{alias} has no rollout record with version {}, so the stable version is unknown; point the alias back by hand",
+                state.function_version
+            )));
+        };
+        let now = self.now();
+        let next = LiveState {
+            id: record.id.clone(),
+            phase: Phase::RolledBack,
+            step: 0,
+            since: now,
+            fails: 0,
+            held: None,
+            why: Some(RollbackReason::Abort),
+        };
+        let update = AliasUpdate {
+            function_version: record.stable_version.clone(),
+            routing: None,
+            description: next.encode(),
+        };
+        let written = self
+            .ports
+            .aliases
+            .update_alias(function, alias, &update, &state.revision_id)
+            .await?;
+        Ok(status::build(
+            &record,
+            &next,
+            &written,
+            GateReport::default(),
+        ))
     }
 
     async fn command(
@@ -85,6 +166,11 @@ impl Controller {
                     plan_abort(&record, &live, &state, now).map_err(CanaryError::Drift)?,
                     None,
                 ),
+                Command::Pause | Command::Resume => (
+                    plan_hold(&record, &live, &state, command == Command::Pause, now)
+                        .map_err(CanaryError::Conflict)?,
+                    None,
+                ),
             };
             let (Some(update), Some(next)) = (plan.update, plan.next) else {
                 return Err(CanaryError::Conflict(format!(
@@ -106,7 +192,22 @@ impl Controller {
                         report.unwrap_or_else(GateReport::default),
                     ));
                 }
-                Err(PortError::Conflict(_)) => continue,
+                Err(PortError::Conflict(_)) => {
+                    // A 412 on the SDK's retry of a write AWS had applied: the alias shows
+                    // exactly what this command wrote.
+                    let now = self.read_alias(function, alias).await?;
+                    if now.description == update.description
+                        && now.function_version == update.function_version
+                        && now.routing == update.routing
+                    {
+                        return Ok(status::build(
+                            &record,
+                            &next,
+                            &now,
+                            report.unwrap_or_else(GateReport::default),
+                        ));
+                    }
+                }
                 Err(error) => return Err(CanaryError::Aws(error)),
             }
         }

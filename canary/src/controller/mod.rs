@@ -50,7 +50,10 @@
 //! ```
 
 mod deploy;
+mod follow;
+mod history;
 mod manual;
+mod plan;
 mod run;
 mod status;
 
@@ -62,8 +65,14 @@ use std::{
 
 use serde::Serialize;
 
+pub use follow::{Backoff, WaitEnd, WaitEvent};
+pub use history::{HistoryEntry, HistoryOutcome};
+pub use plan::{PlannedStep, RolloutPlan, schedule};
+pub use run::CONCURRENT_ROLLOUTS;
+
 use crate::{
     clock::Clock,
+    decision::step_weight,
     gate::{GatePolicy, GateReport, GateSpec, GateTarget, evaluate_gates},
     ports::{
         AliasState, AliasStore, HookInvoker, MetricSource, MetricWindow, PortError, RecordStore,
@@ -224,6 +233,17 @@ pub enum Action {
         /// What does not match.
         detail: String,
     },
+    /// A wait reached its bound and the policy says hold: the rollout stays where it is until a
+    /// person promotes or aborts it.
+    Stalled {
+        /// Why.
+        reason: String,
+    },
+    /// The function or alias was deleted: the rollout is over and its records were removed.
+    Vanished {
+        /// What is gone.
+        detail: String,
+    },
     /// Another controller moved the rollout first.
     LostRace,
     /// This rollout could not be handled (the others were).
@@ -347,7 +367,7 @@ impl Controller {
         let document = self
             .ports
             .records
-            .get_record(function, alias)
+            .get_record(function, alias, id)
             .await?
             .ok_or_else(|| {
                 CanaryError::NotFound(format!(
@@ -357,10 +377,10 @@ impl Controller {
         let record = RolloutRecord::from_json(&document).map_err(|error| {
             CanaryError::Drift(format!("the record of {function}:{alias}: {error}"))
         })?;
-        if record.function != function || record.alias != alias {
+        if record.function != function || record.alias != alias || record.id != id {
             return Err(CanaryError::Drift(format!(
-                "the record stored for {function}:{alias} names {}:{}",
-                record.function, record.alias
+                "the record stored for rollout {id} on {function}:{alias} is rollout {} on {}:{}",
+                record.id, record.function, record.alias
             )));
         }
         let record = Arc::new(record);
@@ -415,6 +435,8 @@ impl Controller {
             alias: &record.alias,
             canary_version: &record.canary_version,
             stable_version: &record.stable_version,
+            canary_weight: step_weight(record, live.step),
+            steps: record.strategy.steps().len(),
         };
         let window = MetricWindow {
             start: live.since.min(now),

@@ -1,13 +1,18 @@
 //! `canary run`: one decision per rollout, hooks included.
 
+use futures_util::{StreamExt as _, stream};
+
 use super::{Action, CanaryError, Controller, MAX_CONFLICTS, RunOutcome, Snapshot, status};
 use crate::{
-    decision::{Decision, Plan, after_hook, decide, drift, step_weight},
+    decision::{Decision, Plan, after_hook, decide, drift, plan_rollback, step_weight},
     gate::GateReport,
     ports::{AliasState, PortError},
     record::RolloutRecord,
-    state::{LiveState, Phase},
+    state::{LiveState, Phase, RollbackReason},
 };
+
+/// How many rollouts `run_all` decides at once.
+pub const CONCURRENT_ROLLOUTS: usize = 16;
 
 /// What one attempt at a decision came to.
 enum Attempt {
@@ -56,42 +61,100 @@ impl Controller {
     /// in a hook phase) and writes it. A write that loses to another controller is re-decided
     /// from a fresh read, up to three times; if the other controller moved the rollout on, the
     /// outcome is [`Action::LostRace`].
+    ///
+    /// When the function or the alias was deleted, the rollout is over: its records are
+    /// deleted and the outcome is [`Action::Vanished`] (with no records, the answer is
+    /// [`CanaryError::NotFound`]).
     pub async fn run_once(&self, function: &str, alias: &str) -> Result<RunOutcome, CanaryError> {
-        let state = self.read_alias(function, alias).await?;
+        let state = match self.ports.aliases.get_alias(function, alias).await {
+            Ok(state) => state,
+            Err(PortError::NotFound(what)) => {
+                if self
+                    .ports
+                    .records
+                    .history(function, alias)
+                    .await?
+                    .is_empty()
+                {
+                    return Err(CanaryError::NotFound(format!(
+                        "{function}:{alias} does not exist ({what} not found)"
+                    )));
+                }
+                return self.vanished(function, alias, &what).await;
+            }
+            Err(error) => return Err(CanaryError::Aws(error)),
+        };
         self.run_from(function, alias, state).await
     }
 
-    /// One decision for every rollout with a record whose alias shows a phase that is not over.
-    /// A rollout that fails is reported as [`Action::Failed`]; the others go on.
+    /// The function or alias of a rollout is gone: deletes the alias's records.
+    async fn vanished(
+        &self,
+        function: &str,
+        alias: &str,
+        what: &str,
+    ) -> Result<RunOutcome, CanaryError> {
+        self.ports.records.delete_records(function, alias).await?;
+        Ok(RunOutcome {
+            function: function.to_owned(),
+            alias: alias.to_owned(),
+            action: Action::Vanished {
+                detail: format!("{what} was deleted; the rollout records were removed"),
+            },
+            status: None,
+        })
+    }
+
+    /// Whether `version` of `function` no longer exists (a missing function counts as gone).
+    async fn version_gone(&self, function: &str, version: &str) -> Result<bool, CanaryError> {
+        match self.ports.aliases.version_exists(function, version).await {
+            Ok(exists) => Ok(!exists),
+            Err(PortError::NotFound(_)) => Ok(true),
+            Err(error) => Err(CanaryError::Aws(error)),
+        }
+    }
+
+    /// One decision for every rollout with a record whose alias shows a phase that is not over,
+    /// up to [`CONCURRENT_ROLLOUTS`] at a time, so that one slow hook or call does not hold up
+    /// the others. Outcomes come in the order of the records. A rollout that fails is reported
+    /// as [`Action::Failed`]; the others go on.
     pub async fn run_all(&self) -> Result<Vec<RunOutcome>, CanaryError> {
-        let mut outcomes = Vec::new();
-        for (function, alias) in self.ports.records.list_records().await? {
-            let state = match self.ports.aliases.get_alias(&function, &alias).await {
-                Ok(state) => state,
-                // A deleted alias or function has no rollout to move.
-                Err(PortError::NotFound(_)) => continue,
-                Err(error) => {
-                    outcomes.push(failed(&function, &alias, &CanaryError::Aws(error)));
-                    continue;
-                }
-            };
-            match LiveState::decode(&state.description) {
-                Ok(Some(live)) if !live.phase.is_terminal() => {}
-                Ok(_) => continue,
-                Err(error) => {
-                    let error = CanaryError::Drift(format!(
-                        "the description of {function}:{alias} cannot be read: {error}"
-                    ));
-                    outcomes.push(failed(&function, &alias, &error));
-                    continue;
-                }
+        let listed = self.ports.records.list_records().await?;
+        let outcomes: Vec<Option<RunOutcome>> = stream::iter(listed)
+            .map(|(function, alias)| async move { self.run_listed(function, alias).await })
+            .buffered(CONCURRENT_ROLLOUTS)
+            .collect()
+            .await;
+        Ok(outcomes.into_iter().flatten().collect())
+    }
+
+    /// The decision for one listed rollout, `None` when it has nothing to decide.
+    async fn run_listed(&self, function: String, alias: String) -> Option<RunOutcome> {
+        let state = match self.ports.aliases.get_alias(&function, &alias).await {
+            Ok(state) => state,
+            Err(PortError::NotFound(what)) => {
+                return Some(
+                    self.vanished(&function, &alias, &what)
+                        .await
+                        .unwrap_or_else(|error| failed(&function, &alias, &error)),
+                );
             }
-            match self.run_from(&function, &alias, state).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(error) => outcomes.push(failed(&function, &alias, &error)),
+            Err(error) => return Some(failed(&function, &alias, &CanaryError::Aws(error))),
+        };
+        match LiveState::decode(&state.description) {
+            Ok(Some(live)) if !live.phase.is_terminal() => {}
+            Ok(_) => return None,
+            Err(error) => {
+                let error = CanaryError::Drift(format!(
+                    "the description of {function}:{alias} cannot be read: {error}"
+                ));
+                return Some(failed(&function, &alias, &error));
             }
         }
-        Ok(outcomes)
+        Some(match self.run_from(&function, &alias, state).await {
+            Ok(outcome) => outcome,
+            Err(error) => failed(&function, &alias, &error),
+        })
     }
 
     async fn run_from(
@@ -159,7 +222,7 @@ impl Controller {
             plan = after_hook(&record, &live, passed, self.now());
         }
         let Plan {
-            decision,
+            mut decision,
             update,
             next,
         } = plan;
@@ -173,6 +236,38 @@ impl Controller {
                 {
                     Ok(written) => (written, next),
                     Err(PortError::Conflict(_)) => return Ok(Attempt::Conflict),
+                    Err(error @ (PortError::Rejected(_) | PortError::NotFound(_))) => {
+                        // Lambda refuses a write naming a version that no longer exists: a
+                        // canary version deleted mid-rollout ends it, with the stable version.
+                        if self
+                            .version_gone(&record.function, &record.canary_version)
+                            .await?
+                        {
+                            let plan =
+                                plan_rollback(&record, &live, RollbackReason::Vanished, self.now());
+                            let (Some(update), Some(next)) = (plan.update, plan.next) else {
+                                return Err(CanaryError::Aws(error));
+                            };
+                            decision = plan.decision;
+                            match self
+                                .ports
+                                .aliases
+                                .update_alias(
+                                    &record.function,
+                                    &record.alias,
+                                    &update,
+                                    &state.revision_id,
+                                )
+                                .await
+                            {
+                                Ok(written) => (written, next),
+                                Err(PortError::Conflict(_)) => return Ok(Attempt::Conflict),
+                                Err(error) => return Err(CanaryError::Aws(error)),
+                            }
+                        } else {
+                            return Err(CanaryError::Aws(error));
+                        }
+                    }
                     Err(error) => return Err(CanaryError::Aws(error)),
                 }
             }
@@ -180,6 +275,7 @@ impl Controller {
         };
         let action = match decision {
             Decision::Wait { reason, .. } => Action::Waited { reason },
+            Decision::Stall { reason } => Action::Stalled { reason },
             _ if hook_ran
                 && live_after.phase != Phase::RolledBack
                 && live_after.phase != Phase::Succeeded =>

@@ -67,7 +67,7 @@ pub(super) fn build(
             unix_seconds(live.since + hold)
         ),
         Phase::Paused => format!(
-            "Version {canary} gets {} of {target} ({step_text}), paused by a manual gate: run `canary promote` or `canary abort`.",
+            "Version {canary} gets {} of {target} ({step_text}), paused (by a manual gate or `canary pause`): run `canary resume`, `canary promote` or `canary abort`.",
             percent(step_weight(record, live.step))
         ),
         Phase::PostHook => format!(

@@ -6,7 +6,7 @@ use super::{
     GatePolicy, GateReport, GateResult, GateSpec, GateTarget, Verdict,
     judge::{
         CANARY_DURATION_P99, CANARY_ERRORS, CANARY_INVOCATIONS, CANARY_THROTTLES, Data, Judge,
-        STABLE_ERRORS, STABLE_INVOCATIONS, custom_id,
+        Look, STABLE_ERRORS, STABLE_INVOCATIONS, custom_id,
     },
 };
 use crate::ports::{MetricQuery, MetricSource, MetricWindow, PortError, Statistic};
@@ -84,7 +84,11 @@ pub async fn evaluate_gates(
         .iter()
         .enumerate()
         .map(|(index, gate)| {
-            let mut judge = Judge::new(&data, policy);
+            let look = Look {
+                canary_weight: target.canary_weight,
+                steps: target.steps,
+            };
+            let mut judge = Judge::new(&data, policy, look);
             let (verdict, detail) = judge
                 .judge(gate, index)
                 .unwrap_or_else(|unavailable| (Verdict::Unavailable, unavailable));

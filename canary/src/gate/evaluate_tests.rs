@@ -97,6 +97,8 @@ const TARGET: GateTarget<'static> = GateTarget {
     alias: "live",
     canary_version: "8",
     stable_version: "7",
+    canary_weight: 0.1,
+    steps: 1,
 };
 
 fn window() -> MetricWindow {
@@ -216,15 +218,11 @@ async fn every_gate_in_one_fetch_and_one_alarm_call() {
     assert_eq!(rate.observed["canary_invocations"], 200.0);
     assert_eq!(rate.observed["canary_error_rate_percent"], 0.5);
     let versus = &report.results[1];
-    assert!(
-        versus
-            .detail
-            .starts_with("canary 1/200 errors (0.50%) vs stable 10/2000 (0.50%): p="),
-        "{}",
-        versus.detail
+    assert_eq!(
+        versus.detail,
+        "canary 1/200 errors (0.50%) vs stable 10/2000 (0.50%) at a 10% share: evidence 0.5111 < 20 (level 0.05)"
     );
-    assert!(versus.detail.ends_with(" >= 0.05"), "{}", versus.detail);
-    assert!(versus.observed["p_value"] > 0.05);
+    assert!(versus.observed["e_value"] < versus.observed["e_value_threshold"]);
     assert_eq!(
         report.results[4].detail,
         "canary p99 duration 412.5ms over 200 invocations is within duration-p99<=800ms"
@@ -282,7 +280,7 @@ async fn the_design_comparison_examples() {
     assert_eq!(report.overall(), Verdict::Pass);
     assert_eq!(
         report.results[0].detail,
-        "canary 2/40 errors (5.00%) vs stable 50/1000 (5.00%): p=0.6061 >= 0.05"
+        "canary 2/40 errors (5.00%) vs stable 50/1000 (5.00%) at a 10% share: evidence 0.1066 < 20 (level 0.05)"
     );
     // stable 0/1000 (no data at all: counted as 0) and canary 5/40: significant.
     let metrics = FakeMetrics::with(&[
@@ -294,7 +292,7 @@ async fn the_design_comparison_examples() {
     assert_eq!(report.overall(), Verdict::Fail);
     assert_eq!(
         report.results[0].detail,
-        "canary 5/40 errors (12.50%) vs stable 0/1000 (0.00%): p=6.6e-8 < 0.05"
+        "canary 5/40 errors (12.50%) vs stable 0/1000 (0.00%) at a 10% share: evidence 790.9715 >= 20 (level 0.05)"
     );
     assert_eq!(report.results[0].observed["stable_errors"], 0.0);
     assert_eq!(report.results[0].observed["alpha"], 0.05);
@@ -345,7 +343,11 @@ async fn failing_verdicts() {
         details[4],
         "App/Latency is 7.5 breaks metric:App/Latency{Fn=orders}:p90<7.5"
     );
-    assert!(details[5].ends_with(" < 0.01"), "{}", details[5]);
+    assert!(
+        details[5].ends_with("evidence 1507.0566 >= 100 (level 0.01)"),
+        "{}",
+        details[5]
+    );
     assert_eq!(report.overall(), Verdict::Fail);
 }
 
@@ -537,7 +539,7 @@ fn reports_and_policies_serialize() {
     let json = serde_json::to_string(&policy).unwrap();
     assert_eq!(
         json,
-        r#"{"min_requests":50,"failure_limit":0,"data_deadline":"10m"}"#
+        r#"{"min_requests":50,"failure_limit":0,"data_deadline":"10m","on_data_deadline":"hold","progress_deadline":"30m","on_progress_deadline":"rollback","drift_timeout":"10m"}"#
     );
     assert_eq!(serde_json::from_str::<GatePolicy>(&json).unwrap(), policy);
     let partial: GatePolicy = serde_json::from_str(r#"{"failure_limit":2}"#).unwrap();
@@ -549,6 +551,16 @@ fn reports_and_policies_serialize() {
         }
     );
     assert!(serde_json::from_str::<GatePolicy>(r#"{"data_deadline":"soon"}"#).is_err());
+    assert!(serde_json::from_str::<GatePolicy>(r#"{"on_data_deadline":"panic"}"#).is_err());
+    assert!(
+        GatePolicy {
+            on_data_deadline: crate::gate::DeadlineAction::Promote,
+            ..GatePolicy::default()
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(GatePolicy::default().validate().is_ok());
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{GatePolicy, GateSpec, MetricGate, Threshold, Verdict};
 use crate::{
     ports::{AlarmState, PortError, Statistic},
-    stats::compare_error_rates,
+    stats::sequential_error_test,
 };
 
 pub(super) const CANARY_INVOCATIONS: &str = "canary_invocations";
@@ -26,10 +26,27 @@ pub(super) struct Data {
     pub(super) alarms: Result<HashMap<String, AlarmState>, PortError>,
 }
 
+/// The level of `error-rate<=stable` in each step: `alpha` split evenly among the `steps` that
+/// shift traffic. Each step is tested on its own window, so the whole rollout's chance of a
+/// false rollback is at most the sum, `alpha`.
+pub(super) fn step_level(alpha: f64, steps: usize) -> f64 {
+    alpha / steps.max(1) as f64
+}
+
+/// What the sequential comparison needs to know about the step being judged.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Look {
+    /// The canary's share of the alias's traffic in this step (0 to 1).
+    pub(super) canary_weight: f64,
+    /// How many steps of the rollout shift traffic: the gate's level is split evenly among them.
+    pub(super) steps: usize,
+}
+
 /// Judges one gate, recording the numbers it looks at. `Err` is an unavailable data source.
 pub(super) struct Judge<'a> {
     data: &'a Data,
     policy: &'a GatePolicy,
+    look: Look,
     /// The numbers looked at, by name.
     pub(super) observed: BTreeMap<String, f64>,
 }
@@ -37,10 +54,11 @@ pub(super) struct Judge<'a> {
 type Judgement = Result<(Verdict, String), String>;
 
 impl<'a> Judge<'a> {
-    pub(super) fn new(data: &'a Data, policy: &'a GatePolicy) -> Self {
+    pub(super) fn new(data: &'a Data, policy: &'a GatePolicy, look: Look) -> Self {
         Self {
             data,
             policy,
+            look,
             observed: BTreeMap::new(),
         }
     }
@@ -133,33 +151,45 @@ impl<'a> Judge<'a> {
             return Ok(self.insufficient("the stable version", stable_invocations));
         }
         let count = |value: f64| value.max(0.0).round() as u64;
-        let comparison = compare_error_rates(
+        // Errors above the invocations (CloudWatch can count them a period apart) count as the
+        // invocations.
+        let canary_errors = canary_errors.min(canary_invocations);
+        let stable_errors = stable_errors.min(stable_invocations);
+        // Each traffic-shifting step is its own sequential test on its own window: splitting the
+        // level evenly keeps the whole rollout's false-rollback rate within `alpha`.
+        let level = step_level(alpha, self.look.steps);
+        let test = sequential_error_test(
             count(canary_errors),
-            count(canary_invocations),
             count(stable_errors),
-            count(stable_invocations),
-            alpha,
+            self.look.canary_weight,
+            level,
         );
+        let rate = |errors: f64, total: f64| percent(errors, total);
+        let canary_rate = rate(canary_errors, canary_invocations);
+        let stable_rate = rate(stable_errors, stable_invocations);
+        self.observed.insert("e_value".to_owned(), test.e_value);
         self.observed
-            .insert("p_value".to_owned(), comparison.p_value);
+            .insert("e_value_threshold".to_owned(), test.threshold);
         self.observed.insert("alpha".to_owned(), alpha);
-        let canary_rate = 100.0 * comparison.canary_rate;
-        let stable_rate = 100.0 * comparison.stable_rate;
         self.observed
             .insert("canary_error_rate_percent".to_owned(), canary_rate);
         self.observed
             .insert("stable_error_rate_percent".to_owned(), stable_rate);
-        let (verdict, relation) = if comparison.significant {
-            (Verdict::Fail, "<")
+        let (verdict, relation) = if test.significant {
+            (Verdict::Fail, ">=")
         } else {
-            (Verdict::Pass, ">=")
+            (Verdict::Pass, "<")
         };
         Ok((
             verdict,
             format!(
                 "canary {canary_errors}/{canary_invocations} errors ({canary_rate:.2}%) vs stable \
-                 {stable_errors}/{stable_invocations} ({stable_rate:.2}%): p={} {relation} {alpha}",
-                format_p(comparison.p_value)
+                 {stable_errors}/{stable_invocations} ({stable_rate:.2}%) at a {:.0}% share: \
+                 evidence {} {relation} {} (level {})",
+                self.look.canary_weight * 100.0,
+                format_number(test.e_value),
+                format_number(test.threshold),
+                format_number(level),
             ),
         ))
     }
@@ -273,15 +303,16 @@ fn percent(part: f64, whole: f64) -> f64 {
     }
 }
 
-/// A p-value for people: four decimals at most (trailing zeros dropped), or scientific when tiny.
-fn format_p(p: f64) -> String {
-    if p == 0.0 {
+/// A number for people: four significant decimals at most (trailing zeros dropped), or
+/// scientific when tiny or huge.
+fn format_number(value: f64) -> String {
+    if value == 0.0 {
         return "0".to_owned();
     }
-    if p < 0.0001 {
-        return format!("{p:.1e}");
+    if value.abs() < 0.0001 || value.abs() >= 1e6 {
+        return format!("{value:.1e}");
     }
-    let text = format!("{p:.4}");
+    let text = format!("{value:.4}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     text.to_owned()
 }
@@ -289,14 +320,16 @@ fn format_p(p: f64) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::format_p;
+    use super::format_number;
 
     #[test]
-    fn p_values_read_well() {
-        assert_eq!(format_p(0.11), "0.11");
-        assert_eq!(format_p(0.0498), "0.0498");
-        assert_eq!(format_p(1.0), "1");
-        assert_eq!(format_p(0.000_065_5), "6.6e-5");
-        assert_eq!(format_p(0.0), "0");
+    fn numbers_read_well() {
+        assert_eq!(format_number(0.11), "0.11");
+        assert_eq!(format_number(0.0498), "0.0498");
+        assert_eq!(format_number(1.0), "1");
+        assert_eq!(format_number(20.0), "20");
+        assert_eq!(format_number(0.000_065_5), "6.6e-5");
+        assert_eq!(format_number(3.2e9), "3.2e9");
+        assert_eq!(format_number(0.0), "0");
     }
 }

@@ -29,7 +29,7 @@ pub use parse::GateError;
 
 use crate::{ports::Statistic, strategy::format_duration};
 
-/// The significance level of `error-rate<=stable` when none is given.
+/// The false-rollback rate of `error-rate<=stable` when none is given.
 pub const DEFAULT_ALPHA: f64 = 0.05;
 
 /// The most dimensions CloudWatch accepts on a metric.
@@ -87,9 +87,11 @@ pub enum GateSpec {
     /// `error-rate<=1%`: the canary's Errors over Invocations, in percent.
     ErrorRate(Threshold),
     /// `error-rate<=stable[@alpha]`: the canary's error rate is not significantly higher than
-    /// the stable version's (one-sided Fisher exact test at level `alpha`).
+    /// the stable version's, by a sequential test ([`crate::stats::sequential_error_test`])
+    /// whose chance of rolling back a canary as good as the stable version, over the whole
+    /// rollout and however often it is checked, is at most `alpha`.
     ErrorRateVsStable {
-        /// The significance level, above 0 and below 1; [`DEFAULT_ALPHA`] when not written.
+        /// The false-rollback rate, above 0 and below 1; [`DEFAULT_ALPHA`] when not written.
         alpha: f64,
     },
     /// `errors<=5`: the canary's error count.
@@ -199,7 +201,49 @@ impl<'de> serde::Deserialize<'de> for GateSpec {
     }
 }
 
-/// How gates are judged and how long the rollout waits for them.
+/// What the controller does when a wait reaches its bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeadlineAction {
+    /// Stay where the rollout is (no traffic moves) and report it as stalled at every decision,
+    /// until a person runs `canary promote` or `canary abort`.
+    Hold,
+    /// Put the stable version back.
+    Rollback,
+    /// Go on as if the gates had passed: the next step (or 100%).
+    Promote,
+}
+
+impl DeadlineAction {
+    /// The action's name: `hold`, `rollback`, `promote`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hold => "hold",
+            Self::Rollback => "rollback",
+            Self::Promote => "promote",
+        }
+    }
+}
+
+impl fmt::Display for DeadlineAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeadlineAction {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Self::Hold, Self::Rollback, Self::Promote]
+            .into_iter()
+            .find(|action| action.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not one of hold, rollback, promote"))
+    }
+}
+
+/// How gates are judged and how long the rollout waits for them. Every wait has a bound, and
+/// what happens at the bound is the user's choice.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GatePolicy {
@@ -208,10 +252,24 @@ pub struct GatePolicy {
     pub min_requests: u64,
     /// Failed gate checks tolerated in one step before rolling back.
     pub failure_limit: u32,
-    /// How long a gate whose data source fails may hold the rollout before it rolls back.
-    /// Written as text such as `10m` in JSON.
+    /// How long a gate whose data source fails may hold the rollout before
+    /// [`on_data_deadline`](Self::on_data_deadline) applies. Written as text such as `10m` in JSON.
     #[serde(with = "crate::strategy::duration_text")]
     pub data_deadline: Duration,
+    /// What happens once a data source has failed for longer than the data deadline: hold (the
+    /// default, so that a throttled or failing metrics API does not roll back every healthy
+    /// release in a region) or roll back. Promoting on no data is refused.
+    pub on_data_deadline: DeadlineAction,
+    /// How long past its hold a step may wait for enough data before
+    /// [`on_progress_deadline`](Self::on_progress_deadline) applies.
+    #[serde(with = "crate::strategy::duration_text")]
+    pub progress_deadline: Duration,
+    /// What happens when a step is still waiting for data at its progress deadline.
+    pub on_progress_deadline: DeadlineAction,
+    /// How long an alias edited by hand during the rollout may stay so before the rollout is
+    /// rolled back (as `canary abort` would), so that no wait on a drifted alias is endless.
+    #[serde(with = "crate::strategy::duration_text")]
+    pub drift_timeout: Duration,
 }
 
 impl Default for GatePolicy {
@@ -220,12 +278,30 @@ impl Default for GatePolicy {
             min_requests: 50,
             failure_limit: 0,
             data_deadline: Duration::from_secs(600),
+            on_data_deadline: DeadlineAction::Hold,
+            progress_deadline: Duration::from_secs(1800),
+            on_progress_deadline: DeadlineAction::Rollback,
+            drift_timeout: Duration::from_secs(600),
         }
     }
 }
 
+impl GatePolicy {
+    /// Refuses a policy that makes no sense: promoting when the data source has failed.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.on_data_deadline == DeadlineAction::Promote {
+            return Err(
+                "the data deadline cannot promote: a controller that cannot see must not shift \
+                 traffic (choose hold or rollback)"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Whose metrics the gates read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateTarget<'a> {
     /// The function's name.
     pub function: &'a str,
@@ -235,6 +311,11 @@ pub struct GateTarget<'a> {
     pub canary_version: &'a str,
     /// The version being replaced.
     pub stable_version: &'a str,
+    /// The canary's share of the alias's traffic in the step being judged (0 to 1).
+    pub canary_weight: f64,
+    /// How many steps of the rollout shift traffic: `error-rate<=stable` splits its level
+    /// evenly among them, so that the whole rollout's false-rollback rate stays within it.
+    pub steps: usize,
 }
 
 /// A gate's verdict.
@@ -271,7 +352,7 @@ pub struct GateResult {
     pub verdict: Verdict,
     /// A sentence with the numbers behind the verdict.
     pub detail: String,
-    /// The numbers, by name (such as `canary_invocations` or `p_value`).
+    /// The numbers, by name (such as `canary_invocations` or `e_value`).
     pub observed: BTreeMap<String, f64>,
 }
 
@@ -300,3 +381,6 @@ mod evaluate_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod parse_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod simulation_tests;

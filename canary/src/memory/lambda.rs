@@ -27,8 +27,9 @@ struct Inner {
     invocations: Vec<(String, Vec<u8>)>,
     faults: Faults,
     writes: u64,
-    /// The number of successful alias writes still to go before one loses its answer.
-    crash_after: Option<u64>,
+    /// The number of successful alias writes still to go before one loses its answer, and the
+    /// error that answers it instead.
+    crash_after: Option<(u64, PortError)>,
 }
 
 /// Lambda in memory: implements [`AliasStore`] and [`HookInvoker`].
@@ -187,7 +188,55 @@ impl InMemoryLambda {
     /// Like [`crash_after_next_write`](Self::crash_after_next_write), for the `n`th successful
     /// write from now (1-based); 0 turns the switch off.
     pub fn crash_after_writes(&self, n: u64) {
-        lock(&self.inner).crash_after = (n > 0).then_some(n);
+        let error = PortError::Unavailable(
+            "the connection dropped after the write was sent (simulated crash)".to_owned(),
+        );
+        lock(&self.inner).crash_after = (n > 0).then_some((n, error));
+    }
+
+    /// Applies the next successful alias write, then answers it with `412
+    /// PreconditionFailedException` ([`PortError::Conflict`]): what the caller sees when the
+    /// SDK retried an `UpdateAlias` whose first attempt AWS had applied (the retry carries a
+    /// `RevisionId` that the first attempt moved).
+    pub fn conflict_after_next_write(&self) {
+        let error = PortError::Conflict(
+            "PreconditionFailedException: the RevisionId moved (the retry of an applied write)"
+                .to_owned(),
+        );
+        lock(&self.inner).crash_after = Some((1, error));
+    }
+
+    /// Deletes `function` with its versions and aliases, as `DeleteFunction` without a
+    /// qualifier does.
+    pub fn delete_function(&self, function: &str) {
+        lock(&self.inner).functions.remove(function);
+    }
+
+    /// Deletes a published version, as `DeleteFunction` with a version qualifier does: refused
+    /// ([`PortError::Conflict`]) while an alias points at it or routes to it, as Lambda refuses.
+    pub fn delete_version(&self, function: &str, version: &str) -> Result<(), PortError> {
+        let mut inner = lock(&self.inner);
+        let entry = inner
+            .functions
+            .get_mut(function)
+            .ok_or_else(|| PortError::NotFound(format!("function {function}")))?;
+        let referenced = entry.aliases.values().any(|alias| {
+            alias.function_version == version
+                || alias
+                    .routing
+                    .as_ref()
+                    .is_some_and(|routing| routing.version == version)
+        });
+        if referenced {
+            return Err(PortError::Conflict(format!(
+                "version {version} of {function} is referenced by an alias"
+            )));
+        }
+        let number = version_number(version)
+            .filter(|number| entry.versions.contains(number))
+            .ok_or_else(|| PortError::NotFound(format!("version {version} of {function}")))?;
+        entry.versions.remove(&number);
+        Ok(())
     }
 
     fn apply_update(
@@ -235,14 +284,11 @@ impl InMemoryLambda {
         };
         let written = state.clone();
         inner.writes += 1;
-        if let Some(remaining) = inner.crash_after {
+        if let Some((remaining, error)) = inner.crash_after.take() {
             if remaining <= 1 {
-                inner.crash_after = None;
-                return Err(PortError::Unavailable(
-                    "the connection dropped after the write was sent (simulated crash)".to_owned(),
-                ));
+                return Err(error);
             }
-            inner.crash_after = Some(remaining - 1);
+            inner.crash_after = Some((remaining - 1, error));
         }
         Ok(written)
     }

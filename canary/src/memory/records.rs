@@ -1,19 +1,28 @@
-//! [`InMemoryRecords`]: the rollout records, one document per function and alias.
+//! [`InMemoryRecords`]: the rollout records, one document per rollout, create-only.
 
 use std::{collections::BTreeMap, sync::Mutex};
 
 use super::{faults::Faults, lock};
 use crate::ports::{BoxFuture, PortError, RecordStore};
 
+/// A record's key: function, alias, rollout id.
+type Key = (String, String, String);
+
 #[derive(Debug, Default)]
 struct Inner {
-    documents: BTreeMap<(String, String), String>,
+    documents: BTreeMap<Key, String>,
     faults: Faults,
     writes: u64,
 }
 
-/// Records in memory: implements [`RecordStore`]. Method names for [`calls`](Self::calls) and
-/// [`fail_next`](Self::fail_next): `put_record`, `get_record`, `list_records`.
+fn key(function: &str, alias: &str, id: &str) -> Key {
+    (function.to_owned(), alias.to_owned(), id.to_owned())
+}
+
+/// Records in memory: implements [`RecordStore`], refusing to replace a record as SSM's
+/// `PutParameter` with `Overwrite=false` does. Method names for [`calls`](Self::calls) and
+/// [`fail_next`](Self::fail_next): `create_record`, `get_record`, `history`, `list_records`,
+/// `delete_records`.
 #[derive(Debug, Default)]
 pub struct InMemoryRecords {
     inner: Mutex<Inner>,
@@ -25,19 +34,29 @@ impl InMemoryRecords {
         Self::default()
     }
 
-    /// The stored document, without counting a call.
-    pub fn document(&self, function: &str, alias: &str) -> Option<String> {
+    /// The stored record of rollout `id`, without counting a call.
+    pub fn document(&self, function: &str, alias: &str, id: &str) -> Option<String> {
         lock(&self.inner)
             .documents
-            .get(&(function.to_owned(), alias.to_owned()))
+            .get(&key(function, alias, id))
             .cloned()
     }
 
-    /// Stores a document directly, without counting a call.
-    pub fn insert(&self, function: &str, alias: &str, document: &str) {
+    /// The ids of the records stored for `function`'s `alias`, without counting a call.
+    pub fn ids(&self, function: &str, alias: &str) -> Vec<String> {
         lock(&self.inner)
             .documents
-            .insert((function.to_owned(), alias.to_owned()), document.to_owned());
+            .keys()
+            .filter(|(f, a, _)| f == function && a == alias)
+            .map(|(_, _, id)| id.clone())
+            .collect()
+    }
+
+    /// Stores a document directly (replacing any), without counting a call.
+    pub fn insert(&self, function: &str, alias: &str, id: &str, document: &str) {
+        lock(&self.inner)
+            .documents
+            .insert(key(function, alias, id), document.to_owned());
     }
 
     /// How many times `method` was called (failed calls included).
@@ -45,7 +64,7 @@ impl InMemoryRecords {
         lock(&self.inner).faults.calls(method)
     }
 
-    /// How many documents were stored through [`RecordStore::put_record`].
+    /// How many documents were stored through [`RecordStore::create_record`].
     pub fn writes(&self) -> u64 {
         lock(&self.inner).writes
     }
@@ -57,19 +76,24 @@ impl InMemoryRecords {
 }
 
 impl RecordStore for InMemoryRecords {
-    fn put_record<'a>(
+    fn create_record<'a>(
         &'a self,
         function: &'a str,
         alias: &'a str,
+        id: &'a str,
         document: &'a str,
     ) -> BoxFuture<'a, Result<(), PortError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             let mut inner = lock(&self.inner);
-            inner.faults.enter("put_record")?;
-            inner
-                .documents
-                .insert((function.to_owned(), alias.to_owned()), document.to_owned());
+            inner.faults.enter("create_record")?;
+            let key = key(function, alias, id);
+            if inner.documents.contains_key(&key) {
+                return Err(PortError::Conflict(format!(
+                    "the record of rollout {id} on {function}:{alias} already exists"
+                )));
+            }
+            inner.documents.insert(key, document.to_owned());
             inner.writes += 1;
             Ok(())
         })
@@ -79,15 +103,31 @@ impl RecordStore for InMemoryRecords {
         &'a self,
         function: &'a str,
         alias: &'a str,
+        id: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             let mut inner = lock(&self.inner);
             inner.faults.enter("get_record")?;
+            Ok(inner.documents.get(&key(function, alias, id)).cloned())
+        })
+    }
+
+    fn history<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, PortError>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            let mut inner = lock(&self.inner);
+            inner.faults.enter("history")?;
             Ok(inner
                 .documents
-                .get(&(function.to_owned(), alias.to_owned()))
-                .cloned())
+                .iter()
+                .filter(|((f, a, _), _)| f == function && a == alias)
+                .map(|((_, _, id), document)| (id.clone(), document.clone()))
+                .collect())
         })
     }
 
@@ -96,7 +136,29 @@ impl RecordStore for InMemoryRecords {
             tokio::task::yield_now().await;
             let mut inner = lock(&self.inner);
             inner.faults.enter("list_records")?;
-            Ok(inner.documents.keys().cloned().collect())
+            let mut keys: Vec<(String, String)> = inner
+                .documents
+                .keys()
+                .map(|(function, alias, _)| (function.clone(), alias.clone()))
+                .collect();
+            keys.dedup();
+            Ok(keys)
+        })
+    }
+
+    fn delete_records<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            let mut inner = lock(&self.inner);
+            inner.faults.enter("delete_records")?;
+            inner
+                .documents
+                .retain(|(f, a, _), _| !(f == function && a == alias));
+            Ok(())
         })
     }
 }

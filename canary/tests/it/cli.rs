@@ -80,12 +80,14 @@ impl Fixture {
     }
 
     async fn record_exists(&self) -> bool {
-        self.ssm
-            .get_parameter()
-            .name("/lamina-canary/orders/live")
+        let found = self
+            .ssm
+            .get_parameters_by_path()
+            .path("/lamina-canary/orders/live")
             .send()
             .await
-            .is_ok()
+            .unwrap();
+        !found.parameters().is_empty()
     }
 }
 
@@ -397,4 +399,51 @@ async fn status_watch_prints_each_change_and_ends_with_the_rollout() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0][0]["phase"], "shifting");
     assert_eq!(lines[1][0]["phase"], "succeeded");
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_plan_and_changes_nothing() {
+    let fixture = fixture().await;
+    let (code, plan) = fixture
+        .canary_json(&[
+            "deploy",
+            "orders",
+            "--alias",
+            "live",
+            "--version",
+            "2",
+            "--strategy",
+            "canary10-30m",
+            "--gate",
+            "error-rate<=stable",
+            "--dry-run",
+        ])
+        .await;
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(plan["stableVersion"], "1");
+    assert_eq!(plan["canaryVersion"], "2");
+    assert_eq!(plan["steps"][0]["weight"], 0.1);
+    assert_eq!(plan["steps"][0]["holdSecs"], 1800);
+    assert_eq!(plan["fullAfterSecs"], 1800);
+    assert_eq!(plan["gates"][0], "error-rate<=stable");
+    let (primary, weights, description) = fixture.alias().await;
+    assert_eq!(
+        (primary.as_str(), weights.len(), description.as_str()),
+        ("1", 0, "production traffic")
+    );
+    assert!(!fixture.record_exists().await);
+    // A dry run of something deploy would refuse is refused the same way.
+    let (code, error) = fixture
+        .canary_json(&[
+            "deploy",
+            "orders",
+            "--alias",
+            "live",
+            "--version",
+            "9",
+            "--dry-run",
+        ])
+        .await;
+    assert_eq!(code, 2, "{error}");
+    assert!(!fixture.record_exists().await);
 }

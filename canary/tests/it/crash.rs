@@ -142,7 +142,7 @@ async fn a_crash_during_promote_or_abort_leaves_a_consistent_end() {
 async fn a_failed_record_write_leaves_the_alias_untouched() {
     let harness = Harness::new();
     harness.records.fail_next(
-        "put_record",
+        "create_record",
         1,
         PortError::Unavailable("SSM is down".into()),
     );

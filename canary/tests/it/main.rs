@@ -4,11 +4,15 @@
 
 mod aws_lambda;
 mod aws_ssm;
+mod bounds;
 mod cli;
 mod cli_cases;
 mod cloudwatch;
 mod codedeploy;
 mod crash;
+mod follow;
+mod history;
 mod moto_function;
 mod race;
 mod rollouts;
+mod vanished;

@@ -1,14 +1,11 @@
 //! Two controllers on the same rollout: every transition is won by exactly one of them.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::{Arc, Mutex};
 
 use lamina_canary::{
     controller::{Action, CanaryError, Controller, Ports, RunOutcome},
-    memory::InMemoryRecords,
-    ports::{BoxFuture, PortError, RecordStore},
+    memory::InMemoryLambda,
+    ports::{AliasState, AliasStore, AliasUpdate, BoxFuture, PortError},
     state::{Phase, RollbackReason},
 };
 
@@ -191,9 +188,9 @@ async fn two_deploys_race() {
     );
     assert_eq!(harness.live().id, winner.id);
     assert_eq!(harness.lambda.writes(), 1);
-    // Both records were written before either alias write; if the loser's came last, the
-    // winner put its own back.
-    assert!((2..=3).contains(&harness.records.writes()));
+    // Both records were written, each under its own id; neither replaced the other.
+    assert_eq!(harness.records.writes(), 2);
+    assert_eq!(harness.records.ids(FUNCTION, ALIAS).len(), 2);
     assert_eq!(harness.record().id, winner.id);
     harness.assert_consistent();
     let actions = harness.drive(&harness.controller(), 10).await;
@@ -201,69 +198,88 @@ async fn two_deploys_race() {
     assert_eq!(harness.alias().function_version, winner.canary_version);
 }
 
-/// A record store where another deploy's record lands right after the first one written, as
-/// when two deploys race and the loser's record write comes last.
+/// An alias store that answers the first read with the alias as it was before: a deploy that
+/// read the alias just before another deploy won it.
 #[derive(Debug)]
-struct ClobberedOnce {
-    inner: Arc<InMemoryRecords>,
-    foreign: String,
-    done: AtomicBool,
+struct StaleFirstRead {
+    inner: Arc<InMemoryLambda>,
+    stale: Mutex<Option<AliasState>>,
 }
 
-impl RecordStore for ClobberedOnce {
-    fn put_record<'a>(
+impl AliasStore for StaleFirstRead {
+    fn get_alias<'a>(
         &'a self,
         function: &'a str,
         alias: &'a str,
-        document: &'a str,
-    ) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(async move {
-            self.inner.put_record(function, alias, document).await?;
-            if !self.done.swap(true, Ordering::SeqCst) {
-                self.inner.insert(function, alias, &self.foreign);
-            }
-            Ok(())
-        })
+    ) -> BoxFuture<'a, Result<AliasState, PortError>> {
+        let stale = self.stale.lock().unwrap().take();
+        match stale {
+            Some(state) => Box::pin(async move { Ok(state) }),
+            None => self.inner.get_alias(function, alias),
+        }
     }
 
-    fn get_record<'a>(
+    fn update_alias<'a>(
         &'a self,
         function: &'a str,
         alias: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
-        self.inner.get_record(function, alias)
+        update: &'a AliasUpdate,
+        expected_revision: &'a str,
+    ) -> BoxFuture<'a, Result<AliasState, PortError>> {
+        self.inner
+            .update_alias(function, alias, update, expected_revision)
     }
 
-    fn list_records(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, PortError>> {
-        self.inner.list_records()
+    fn version_exists<'a>(
+        &'a self,
+        function: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<bool, PortError>> {
+        self.inner.version_exists(function, version)
+    }
+
+    fn publish_version<'a>(
+        &'a self,
+        function: &'a str,
+    ) -> BoxFuture<'a, Result<String, PortError>> {
+        self.inner.publish_version(function)
     }
 }
 
 #[tokio::test]
-async fn the_winning_deploy_puts_back_a_record_replaced_by_the_loser() {
+async fn a_losing_deploy_never_replaces_the_winners_record() {
     let harness = Harness::new();
-    // Another rollout's record, as the losing deploy would have written it.
-    let other = Harness::new();
-    other
+    harness.lambda.add_version(FUNCTION); // version 3
+    let before = harness.alias();
+    let winner = harness
         .controller()
-        .deploy(other.request("canary10-5m", &[]))
+        .deploy(harness.request("canary10-5m", HEALTHY_GATES))
         .await
         .unwrap();
-    let foreign_document = other.records.document(FUNCTION, ALIAS).unwrap();
-    let clobbered = Arc::new(ClobberedOnce {
-        inner: harness.records.clone(),
-        foreign: foreign_document,
-        done: AtomicBool::new(false),
-    });
-    let controller = Controller::new(Ports {
-        records: clobbered,
+    // The loser read the alias before the winner wrote it, so it writes its record after the
+    // winner's whole deploy, then loses the alias write.
+    let loser = Controller::new(Ports {
+        aliases: Arc::new(StaleFirstRead {
+            inner: harness.lambda.clone(),
+            stale: Mutex::new(Some(before)),
+        }),
         ..harness.controller_ports()
     });
-    let status = controller
-        .deploy(harness.request("canary10-5m", &[]))
-        .await
-        .unwrap();
-    assert_eq!(harness.record().id, status.id);
-    assert_eq!(harness.records.writes(), 2);
+    let mut other = harness.request("canary10-5m", &[]);
+    other.version = lamina_canary::controller::VersionChoice::Existing("3".into());
+    let error = loser.deploy(other).await.unwrap_err();
+    assert!(
+        matches!(&error, CanaryError::AlreadyInProgress { id } if *id == winner.id),
+        "{error}"
+    );
+    assert_eq!(harness.records.ids(FUNCTION, ALIAS).len(), 2);
     harness.assert_consistent();
+    // The winner's rollout goes on to its end, never drifted.
+    let actions = harness.drive(&harness.controller(), 10).await;
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Drifted { .. })),
+        "{actions:?}"
+    );
+    assert_eq!(actions.last(), Some(&Action::Promoted));
+    assert_eq!(harness.alias().function_version, "2");
 }

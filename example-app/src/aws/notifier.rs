@@ -6,7 +6,11 @@
 //! that the caller forgets the connection. [`Notifier::close`] is `DeleteConnection` (the
 //! function needs `execute-api:ManageConnections` on `DELETE/@connections/*` for it).
 
+use aws_sdk_apigatewaymanagement::error::SdkError;
+use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
+use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::{Client, primitives::Blob};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use super::error::unavailable;
 use crate::ports::{BoxFuture, Notifier, PortError};
@@ -40,19 +44,10 @@ impl Notifier for ApiGatewayNotifier {
                 .await;
             match result {
                 Ok(_) => Ok(()),
-                Err(error) => {
-                    let gone = error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_gone_exception())
-                        || error
-                            .raw_response()
-                            .is_some_and(|r| r.status().as_u16() == 410);
-                    if gone {
-                        Err(PortError::Gone(connection_id.to_owned()))
-                    } else {
-                        Err(unavailable("PostToConnection", &error))
-                    }
+                Err(error) if is_gone(&error, PostToConnectionError::is_gone_exception) => {
+                    Err(PortError::Gone(connection_id.to_owned()))
                 }
+                Err(error) => Err(unavailable("PostToConnection", &error)),
             }
         })
     }
@@ -68,22 +63,20 @@ impl Notifier for ApiGatewayNotifier {
                 .await;
             match result {
                 Ok(_) => Ok(()),
-                Err(error) => {
-                    let gone = error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_gone_exception())
-                        || error
-                            .raw_response()
-                            .is_some_and(|r| r.status().as_u16() == 410);
-                    if gone {
-                        Ok(())
-                    } else {
-                        Err(unavailable("DeleteConnection", &error))
-                    }
-                }
+                Err(error) if is_gone(&error, DeleteConnectionError::is_gone_exception) => Ok(()),
+                Err(error) => Err(unavailable("DeleteConnection", &error)),
             }
         })
     }
+}
+
+/// Whether the connection is gone: the service's `GoneException`, or a bare 410 (which some
+/// endpoints answer without the modeled error).
+fn is_gone<E>(error: &SdkError<E, HttpResponse>, gone_exception: impl FnOnce(&E) -> bool) -> bool {
+    error.as_service_error().is_some_and(gone_exception)
+        || error
+            .raw_response()
+            .is_some_and(|r| r.status().as_u16() == 410)
 }
 
 #[cfg(test)]

@@ -11,8 +11,13 @@
 //! - `{"exit": CODE}`: exits the process (a crash, as Lambda sees it).
 //! - `{"exit_after_ms": N}`: answers, then exits N ms later, between invocations.
 //!
-//! Every answer also says which process served it (`pid`) and when the handler started and ended
-//! (`started_ms`, `ended_ms`, epoch milliseconds), so tests can see environments and overlap.
+//! Every answer also says which process served it (`pid`), when the handler started and ended
+//! (`started_ms`, `ended_ms`, epoch milliseconds), and the most invocations this process has had in
+//! its handler at once so far (`in_flight_peak`), so tests can see environments and overlap.
+//!
+//! The runtime loop is `lambda_runtime::run_concurrent`: with `AWS_LAMBDA_MAX_CONCURRENCY` above 1
+//! (Lambda Managed Instances) it keeps that many `/next` long polls open and serves that many
+//! events at once; without it, one at a time, as on classic Lambda.
 //!
 //! Init is steered by environment variables: `ECHO_INIT_SLEEP_MS` sleeps, `ECHO_FAIL_INIT=MESSAGE`
 //! exits with an error before the runtime starts, and `ECHO_REPORT_INIT_ERROR=MESSAGE` first reports
@@ -24,6 +29,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
@@ -47,7 +53,7 @@ async fn main() -> Result<(), Error> {
     }
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        result = lambda_runtime::run(service_fn(handle)) => result,
+        result = lambda_runtime::run_concurrent(service_fn(handle)) => result,
         _ = sigterm.recv() => {
             on_sigterm()?;
             if std::env::var_os("ECHO_IGNORE_SIGTERM").is_some() {
@@ -77,7 +83,29 @@ fn epoch_ms() -> u128 {
         .map_or(0, |d| d.as_millis())
 }
 
+/// Invocations in the handler now, and the most there have been at once.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static IN_FLIGHT_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one invocation in the handler for as long as it lives.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        let now = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+        IN_FLIGHT_PEAK.fetch_max(now, Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let _in_flight = InFlight::enter();
     let (payload, context) = event.into_parts();
     let started_ms = epoch_ms();
     if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
@@ -123,6 +151,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         "pid": std::process::id(),
         "started_ms": started_ms,
         "ended_ms": epoch_ms(),
+        "in_flight_peak": IN_FLIGHT_PEAK.load(Ordering::SeqCst),
     }))
 }
 

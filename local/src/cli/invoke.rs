@@ -76,12 +76,17 @@ pub(crate) async fn run(args: InvokeArgs) -> Result<u8, Failure> {
         .await
         .map_err(Failure::from_emulator)?;
 
-    // As many callers as the function may have environments: a burst that scales out, never throttled.
+    // As many callers as the function's environments can serve at once: a burst that scales out.
+    let per_environment = emulator.config().max_invocations_per_environment();
     let callers = args
         .function
         .concurrency
         .unwrap_or(1)
+        .saturating_mul(per_environment)
         .min(args.repeat as usize);
+    // With several invocations per environment, callers that arrive while an environment is still
+    // in init wait for room in it rather than being throttled.
+    let wait_for_room = per_environment > 1;
     let mut summary = Summary::new(callers);
     let mut in_flight = JoinSet::new();
     let mut exit = EXIT_OK;
@@ -90,7 +95,11 @@ pub(crate) async fn run(args: InvokeArgs) -> Result<u8, Failure> {
         let request = request.clone();
         in_flight.spawn(async move {
             let called = Instant::now();
-            let report = emulator.invoke(request).await;
+            let report = if wait_for_room {
+                emulator.invoke_queued(request).await
+            } else {
+                emulator.invoke(request).await
+            };
             (report, called.elapsed())
         });
         // Keep `callers` invocations in flight; collect one before starting another.

@@ -136,6 +136,10 @@ pub(crate) struct FunctionArgs {
     /// [default: 10]. `invoke` runs this many invocations at a time [default: 1].
     #[arg(long, value_name = "N", value_parser = parse_concurrency)]
     pub(crate) concurrency: Option<usize>,
+    /// How many invocations one execution environment may serve at once, as on Lambda Managed
+    /// Instances: the runtime is told in AWS_LAMBDA_MAX_CONCURRENCY [default: 1].
+    #[arg(long, value_name = "N", value_parser = parse_per_environment_concurrency)]
+    per_environment_concurrency: Option<usize>,
     /// How long an idle execution environment is kept before it is shut down, e.g. 30s or 5m.
     #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     idle_timeout: Duration,
@@ -185,6 +189,7 @@ impl FunctionArgs {
                 self.concurrency
                     .unwrap_or(lamina_local::emulator::DEFAULT_CONCURRENCY),
             )
+            .per_environment_concurrency(self.per_environment_concurrency.unwrap_or(1))
             .idle_timeout(self.idle_timeout)
             .echo_logs(true);
         if let Some(name) = &self.function_name {
@@ -232,6 +237,15 @@ fn parse_concurrency(text: &str) -> Result<usize, String> {
         Ok(n) if (1..=1000).contains(&n) => Ok(n),
         _ => Err(format!(
             "expected a number of environments from 1 to 1000, got {text:?}"
+        )),
+    }
+}
+
+fn parse_per_environment_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of invocations per environment from 1 to 1000, got {text:?}"
         )),
     }
 }

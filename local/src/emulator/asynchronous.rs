@@ -36,6 +36,15 @@ pub enum OnFailure {
     File(PathBuf),
     /// Calls this with each failed event.
     Callback(Arc<dyn Fn(FailedEvent) + Send + Sync>),
+    /// Sends each [destination record](FailedEvent::record) as the body of one message to an SQS
+    /// queue, as Lambda does with an SQS on-failure destination.
+    #[cfg(feature = "sqs")]
+    Sqs {
+        /// The client the messages are sent with (its endpoint may be a `moto_server`).
+        client: aws_sdk_sqs::Client,
+        /// The queue's URL.
+        queue_url: String,
+    },
 }
 
 impl OnFailure {
@@ -51,7 +60,17 @@ impl OnFailure {
         Self::Callback(Arc::new(callback))
     }
 
-    fn deliver(&self, failed: FailedEvent) {
+    /// Sends each record to the SQS queue at `queue_url`, through `client`.
+    #[cfg(feature = "sqs")]
+    #[must_use]
+    pub fn sqs(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self::Sqs {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    async fn deliver(&self, failed: FailedEvent) {
         match self {
             Self::File(path) => {
                 let written = std::fs::OpenOptions::new()
@@ -69,6 +88,23 @@ impl OnFailure {
                 }
             }
             Self::Callback(callback) => callback(failed),
+            #[cfg(feature = "sqs")]
+            Self::Sqs { client, queue_url } => {
+                let sent = client
+                    .send_message()
+                    .queue_url(queue_url)
+                    .message_body(failed.record.to_string())
+                    .send()
+                    .await;
+                if let Err(error) = sent {
+                    tracing::error!(
+                        error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
+                        %queue_url,
+                        request_id = %failed.request_id,
+                        "the SQS on-failure destination refused the record; the event is lost"
+                    );
+                }
+            }
         }
     }
 }
@@ -78,6 +114,10 @@ impl fmt::Debug for OnFailure {
         match self {
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
             Self::Callback(_) => f.write_str("Callback(..)"),
+            #[cfg(feature = "sqs")]
+            Self::Sqs { queue_url, .. } => {
+                f.debug_struct("Sqs").field("queue_url", queue_url).finish()
+            }
         }
     }
 }
@@ -223,7 +263,7 @@ pub(crate) fn failed_event(
 }
 
 /// Hands a failed event to the destination, or logs that it is dropped.
-pub(crate) fn give_up(destination: Option<&OnFailure>, failed: FailedEvent) {
+pub(crate) async fn give_up(destination: Option<&OnFailure>, failed: FailedEvent) {
     tracing::warn!(
         request_id = %failed.request_id,
         attempts = failed.attempts.len(),
@@ -231,7 +271,7 @@ pub(crate) fn give_up(destination: Option<&OnFailure>, failed: FailedEvent) {
         "asynchronous invocation failed for good"
     );
     match destination {
-        Some(destination) => destination.deliver(failed),
+        Some(destination) => destination.deliver(failed).await,
         None => tracing::warn!(
             request_id = %failed.request_id,
             "no on-failure destination: the event is dropped"

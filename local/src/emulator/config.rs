@@ -81,6 +81,7 @@ pub struct FunctionConfig {
     pub(crate) echo_logs: bool,
     pub(crate) inherit_env: bool,
     pub(crate) concurrency: usize,
+    pub(crate) per_environment_concurrency: usize,
     pub(crate) idle_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) asynchronous: AsyncConfig,
@@ -115,6 +116,7 @@ impl FunctionConfig {
             echo_logs: false,
             inherit_env: false,
             concurrency: DEFAULT_CONCURRENCY,
+            per_environment_concurrency: 1,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             asynchronous: AsyncConfig::new(),
@@ -135,6 +137,18 @@ impl FunctionConfig {
     #[must_use]
     pub fn concurrency(mut self, environments: usize) -> Self {
         self.concurrency = environments.max(1);
+        self
+    }
+
+    /// How many invocations one execution environment may serve at once, 1 by default (Lambda's
+    /// classic model). Above 1, environments work as on Lambda Managed Instances: the runtime finds
+    /// the figure in `AWS_LAMBDA_MAX_CONCURRENCY` and may keep that many `/next` long polls open,
+    /// and an invocation joins a busy environment with room before a new one is started. A runtime
+    /// that asks for one event at a time still serves them one by one (the others wait in its queue).
+    /// At least 1.
+    #[must_use]
+    pub fn per_environment_concurrency(mut self, invocations: usize) -> Self {
+        self.per_environment_concurrency = invocations.max(1);
         self
     }
 
@@ -294,6 +308,12 @@ impl FunctionConfig {
     #[must_use]
     pub fn max_environments(&self) -> usize {
         self.concurrency
+    }
+
+    /// How many invocations one execution environment may serve at once.
+    #[must_use]
+    pub fn max_invocations_per_environment(&self) -> usize {
+        self.per_environment_concurrency
     }
 
     /// The ARN the function is invoked by, `arn:aws:lambda:{region}:{account}:function:{name}`.

@@ -1,6 +1,6 @@
 //! One execution environment: the runtime process, its Runtime API server, its logs and its memory.
 
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::config::FunctionConfig;
@@ -46,22 +47,36 @@ impl LogBuffer {
     }
 }
 
+/// A signal for the runtime process, sent through its supervisor.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Terminate,
+    Kill,
+}
+
 /// A running runtime process and everything attached to it. Dropping it kills the process.
+///
+/// Shared (behind an `Arc`) by every invocation it serves at once: the process itself is owned by
+/// a supervisor task, which reaps it and publishes how it ended, so that any number of invocations
+/// can watch for a crash and any of them can have it killed, without a pid that could be reused.
 #[derive(Debug)]
 pub(crate) struct ExecutionEnvironment {
     /// Which of the emulator's environments this is: 1 for the first one started, then 2, 3...
     pub(crate) id: u64,
     /// Its log stream (`AWS_LAMBDA_LOG_STREAM_NAME`): one per environment, as in CloudWatch Logs.
     pub(crate) log_stream: String,
-    pub(crate) child: Child,
     pub(crate) api: RuntimeApi,
     pub(crate) spawned_at: Instant,
-    pub(crate) init_signals: Option<InitSignals>,
+    init_signals: SyncMutex<Option<InitSignals>>,
     pub(crate) logs: Arc<LogBuffer>,
-    log_readers: Vec<JoinHandle<()>>,
+    log_readers: SyncMutex<Vec<JoinHandle<()>>>,
     peak_rss_kb: Arc<AtomicU64>,
     sampler: JoinHandle<()>,
     pid: Option<u32>,
+    /// How the process ended (`exit status: 3`), once it has.
+    exit: watch::Receiver<Option<String>>,
+    signals: mpsc::UnboundedSender<Signal>,
+    supervisor: JoinHandle<()>,
 }
 
 impl ExecutionEnvironment {
@@ -120,19 +135,44 @@ impl ExecutionEnvironment {
         let pid = child.id();
         let peak_rss_kb = Arc::new(AtomicU64::new(0));
         let sampler = tokio::spawn(sample_memory(pid, Arc::clone(&peak_rss_kb)));
+        let (exit_tx, exit) = watch::channel(None);
+        let (signals, signals_rx) = mpsc::unbounded_channel();
+        let supervisor = tokio::spawn(supervise(child, signals_rx, exit_tx));
         Ok(Self {
             id,
             log_stream,
-            child,
             api,
             spawned_at,
-            init_signals: Some(init_signals),
+            init_signals: SyncMutex::new(Some(init_signals)),
             logs,
-            log_readers,
+            log_readers: SyncMutex::new(log_readers),
             peak_rss_kb,
             sampler,
             pid,
+            exit,
+            signals,
+            supervisor,
         })
+    }
+
+    /// Takes the init-phase signals; only the invocation that started the environment gets them.
+    pub(crate) fn take_init_signals(&self) -> Option<InitSignals> {
+        lock(&self.init_signals).take()
+    }
+
+    /// Whether the process still runs (as far as its supervisor has seen).
+    pub(crate) fn is_alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    /// Waits until the process has ended, and says how (`exit status: 3`, `signal: 9 (SIGKILL)`).
+    pub(crate) async fn exited(&self) -> String {
+        let mut exit = self.exit.clone();
+        match exit.wait_for(Option::is_some).await {
+            Ok(ended) => ended.clone().unwrap_or_default(),
+            // The supervisor only goes away after publishing the exit, or when the environment drops.
+            Err(_) => "the runtime process was lost".to_owned(),
+        }
     }
 
     /// The process's peak resident set size so far, in MB rounded up.
@@ -144,51 +184,88 @@ impl ExecutionEnvironment {
     }
 
     /// Waits (briefly) for the output of a process that has exited, so its last words are in the logs.
-    pub(crate) async fn drain_logs_after_exit(&mut self) {
-        for reader in self.log_readers.drain(..) {
+    pub(crate) async fn drain_logs_after_exit(&self) {
+        let readers = std::mem::take(&mut *lock(&self.log_readers));
+        for reader in readers {
             let _ = tokio::time::timeout(LOG_DRAIN_TIMEOUT, reader).await;
         }
     }
 
     /// Kills the process and waits for it, so that no zombie or stray process is left.
-    pub(crate) async fn kill(&mut self) -> Option<ExitStatus> {
-        let _ = self.child.start_kill();
-        let status = self.child.wait().await.ok();
+    pub(crate) async fn kill(&self) -> String {
+        let _ = self.signals.send(Signal::Kill);
+        let exit = self.exited().await;
         self.drain_logs_after_exit().await;
-        status
+        exit
     }
 
     /// Lambda's shutdown phase: SIGTERM, then up to `grace` for the runtime to exit on its own
     /// (flushing what it buffered), then SIGKILL. Returns how the process ended.
-    pub(crate) async fn stop(&mut self, grace: std::time::Duration) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = self.child.try_wait() {
+    pub(crate) async fn stop(&self, grace: Duration) -> String {
+        if !self.is_alive() {
             self.drain_logs_after_exit().await;
-            return Some(status);
+            return self.exited().await;
         }
-        // `Child::id` is `None` once the process is reaped, so the pid cannot be someone else's.
-        let signalled = self
-            .child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .and_then(rustix::process::Pid::from_raw)
-            .is_some_and(|pid| {
-                rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
-            });
-        if signalled && let Ok(Ok(status)) = tokio::time::timeout(grace, self.child.wait()).await {
+        let _ = self.signals.send(Signal::Terminate);
+        if let Ok(exit) = tokio::time::timeout(grace, self.exited()).await {
             self.drain_logs_after_exit().await;
-            return Some(status);
+            return exit;
         }
         self.kill().await
     }
 }
 
+/// Owns the runtime process: reaps it and publishes how it ended, and passes signals on while it
+/// runs (`Child::id` is `None` once the process is reaped, so a signal never reaches a reused pid).
+async fn supervise(
+    mut child: Child,
+    mut signals: mpsc::UnboundedReceiver<Signal>,
+    exit: watch::Sender<Option<String>>,
+) {
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            Some(signal) = signals.recv() => match signal {
+                Signal::Kill => {
+                    let _ = child.start_kill();
+                }
+                Signal::Terminate => {
+                    let terminated = child
+                        .id()
+                        .and_then(|pid| i32::try_from(pid).ok())
+                        .and_then(rustix::process::Pid::from_raw)
+                        .is_some_and(|pid| {
+                            rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
+                        });
+                    if !terminated {
+                        let _ = child.start_kill();
+                    }
+                }
+            },
+        }
+    };
+    let description = match status {
+        Ok(status) => status.to_string(),
+        Err(error) => format!("the runtime process could not be waited for: {error}"),
+    };
+    let _ = exit.send(Some(description));
+}
+
+fn lock<T>(mutex: &SyncMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section is a single take: a panic elsewhere cannot leave it half done.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Drop for ExecutionEnvironment {
     fn drop(&mut self) {
         self.sampler.abort();
-        for reader in &self.log_readers {
+        for reader in lock(&self.log_readers).iter() {
             reader.abort();
         }
-        // kill_on_drop(true) kills the process when `child` drops.
+        // Aborting the supervisor drops the child, and kill_on_drop(true) kills the process.
+        self.supervisor.abort();
     }
 }
 
@@ -235,6 +312,13 @@ fn lambda_environment(
             std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned()),
         ),
     ];
+    if config.per_environment_concurrency > 1 {
+        // Lambda Managed Instances tell the runtime how many invocations it may take at once.
+        vars.push((
+            "AWS_LAMBDA_MAX_CONCURRENCY",
+            config.per_environment_concurrency.to_string(),
+        ));
+    }
     if let Some(daemon) = &config.xray_daemon_address {
         let (host, port) = daemon.rsplit_once(':').unwrap_or((daemon.as_str(), "2000"));
         vars.extend([
@@ -350,5 +434,16 @@ mod tests {
         assert_eq!(vars["AWS_XRAY_DAEMON_ADDRESS"], "127.0.0.1:2999");
         assert_eq!(vars["_AWS_XRAY_DAEMON_PORT"], "2999");
         assert!(vars["AWS_LAMBDA_LOG_STREAM_NAME"].contains("/[$LATEST]"));
+        assert!(!vars.contains_key("AWS_LAMBDA_MAX_CONCURRENCY"));
+    }
+
+    #[test]
+    fn a_multi_concurrent_environment_announces_its_concurrency() {
+        let config = FunctionConfig::new("/opt/fn/bootstrap").per_environment_concurrency(8);
+        let vars: std::collections::HashMap<_, _> =
+            lambda_environment(&config, "127.0.0.1:9001", &log_stream_name("$LATEST"))
+                .into_iter()
+                .collect();
+        assert_eq!(vars["AWS_LAMBDA_MAX_CONCURRENCY"], "8");
     }
 }

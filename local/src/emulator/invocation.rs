@@ -1,6 +1,6 @@
 //! One invocation from start to report: cold start if needed, hand-over, waiting, and clean-up.
 
-use std::process::ExitStatus;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -21,60 +21,82 @@ enum Ending {
     TimedOut,
 }
 
-/// Runs one invocation in the environment held by `slot`, spawning one first (with id
-/// `environment_id`) if the slot is empty. The slot is empty afterwards if the environment is gone.
+/// The environment an invocation was given by the pool.
+#[derive(Debug)]
+pub(super) enum Assigned {
+    /// A warm environment with room for it.
+    Warm(Arc<ExecutionEnvironment>),
+    /// Room for a new environment with this id, which the invocation starts (a cold start).
+    Cold(u64),
+}
+
+/// Runs one invocation in the `assigned` environment, starting it first on a cold start. `ready`
+/// is told about a new environment once its init has succeeded, before the event is handed over.
+///
+/// Returns the result and the environment the invocation used, if it got as far as a ready one
+/// (the caller gives it back to the pool); `None` means a cold start that never became ready.
 pub(super) async fn run(
     config: &FunctionConfig,
-    slot: &mut Option<ExecutionEnvironment>,
-    environment_id: u64,
+    assigned: Assigned,
     request: InvocationRequest,
     incoming_header: Option<TraceHeader>,
-) -> Result<InvocationReport, EmulatorError> {
+    ready: impl FnOnce(Arc<ExecutionEnvironment>),
+) -> (
+    Result<InvocationReport, EmulatorError>,
+    Option<Arc<ExecutionEnvironment>>,
+) {
     let request_id = request.request_id.clone().unwrap_or_else(new_request_id);
     let trace = facade::plan(config, request.trace_header.as_deref(), incoming_header);
     let mut timeline = Timeline::starting_now();
 
-    // A runtime that died between invocations left nothing to reuse: start afresh, as Lambda does.
-    if let Some(environment) = slot
-        && !matches!(environment.child.try_wait(), Ok(None))
-    {
-        *slot = None;
-    }
-    let cold_start = slot.is_none();
-    let environment = match slot {
-        Some(environment) => environment,
-        None => slot.insert(ExecutionEnvironment::spawn(config, environment_id).await?),
-    };
-
-    let mut init_duration = None;
-    if let Some(signals) = environment.init_signals.take() {
-        let init = wait_for_init(environment, signals, config.init_timeout).await;
-        timeline.init = Some((environment.spawned_at, Instant::now()));
-        match init {
-            Ok(duration) => init_duration = Some(duration),
-            Err(outcome) => {
-                let init_elapsed = environment.spawned_at.elapsed();
+    let (environment, init_duration) = match assigned {
+        Assigned::Warm(environment) => (environment, None),
+        Assigned::Cold(environment_id) => {
+            let environment = match ExecutionEnvironment::spawn(config, environment_id).await {
+                Ok(environment) => Arc::new(environment),
+                Err(error) => return (Err(error), None),
+            };
+            let Some(signals) = environment.take_init_signals() else {
+                // A fresh environment always has its signals; fail safe rather than hang.
                 environment.kill().await;
-                let report = InvocationReport {
-                    request_id,
-                    outcome,
-                    cold_start,
-                    environment: environment.id,
-                    log_stream: environment.log_stream.clone(),
-                    init_duration: Some(init_elapsed),
-                    duration: Duration::ZERO,
-                    billed_duration: billed(init_elapsed),
-                    memory_size_mb: config.memory_mb,
-                    max_memory_used_mb: environment.max_memory_used_mb(),
-                    trace_header: trace.function_header.clone(),
-                    logs: environment.logs.drain(),
-                };
-                *slot = None;
-                facade::emit(config, &trace, &timeline, &report.outcome);
-                return Ok(report);
+                return (
+                    Err(EmulatorError::RuntimeApi(std::io::Error::other(
+                        "a new execution environment had no init signals",
+                    ))),
+                    None,
+                );
+            };
+            let init = wait_for_init(&environment, signals, config.init_timeout).await;
+            timeline.init = Some((environment.spawned_at, Instant::now()));
+            match init {
+                Ok(duration) => {
+                    ready(Arc::clone(&environment));
+                    (environment, Some(duration))
+                }
+                Err(outcome) => {
+                    let init_elapsed = environment.spawned_at.elapsed();
+                    environment.kill().await;
+                    let report = InvocationReport {
+                        request_id,
+                        outcome,
+                        cold_start: true,
+                        environment: environment.id,
+                        log_stream: environment.log_stream.clone(),
+                        init_duration: Some(init_elapsed),
+                        duration: Duration::ZERO,
+                        billed_duration: billed(init_elapsed),
+                        memory_size_mb: config.memory_mb,
+                        max_memory_used_mb: environment.max_memory_used_mb(),
+                        trace_header: trace.function_header.clone(),
+                        logs: environment.logs.drain(),
+                    };
+                    facade::emit(config, &trace, &timeline, &report.outcome);
+                    return (Ok(report), None);
+                }
             }
         }
-    }
+    };
+    let cold_start = init_duration.is_some();
 
     let (handed_over_tx, handed_over_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
@@ -90,13 +112,13 @@ pub(super) async fn run(
         reply: reply_tx,
     };
     if !environment.api.deliver(delivery) {
-        return Err(EmulatorError::RuntimeApi(std::io::Error::other(
-            "the Runtime API server stopped",
-        )));
+        let error =
+            EmulatorError::RuntimeApi(std::io::Error::other("the Runtime API server stopped"));
+        return (Err(error), Some(environment));
     }
     let queued_at = Instant::now();
     let (started, ending) = wait_for_answer(
-        environment,
+        &environment,
         handed_over_rx,
         reply_rx,
         config.timeout,
@@ -122,39 +144,35 @@ pub(super) async fn run(
             Outcome::Crashed { exit }
         }
         Ending::TimedOut => {
+            // Lambda throws the environment away (with every invocation it was serving); the next
+            // invocation starts a new one.
             environment.kill().await;
             Outcome::TimedOut {
                 timeout: config.timeout,
             }
         }
     };
-    let logs = environment.logs.drain();
-    let (environment_id, log_stream) = (environment.id, environment.log_stream.clone());
-    if matches!(outcome, Outcome::Crashed { .. } | Outcome::TimedOut { .. }) {
-        // Lambda throws the environment away; the next invocation starts a new one.
-        *slot = None;
-    }
     let report = InvocationReport {
         request_id,
         outcome,
         cold_start,
-        environment: environment_id,
-        log_stream,
+        environment: environment.id,
+        log_stream: environment.log_stream.clone(),
         init_duration,
         duration,
         billed_duration: billed(duration + init_duration.unwrap_or_default()),
         memory_size_mb: config.memory_mb,
         max_memory_used_mb,
         trace_header: trace.function_header.clone(),
-        logs,
+        logs: environment.logs.drain(),
     };
     facade::emit(config, &trace, &timeline, &report.outcome);
-    Ok(report)
+    (Ok(report), Some(environment))
 }
 
 /// Waits for the end of init: the first `/next` (success), an `/init/error`, an exit, or the init timeout.
 async fn wait_for_init(
-    environment: &mut ExecutionEnvironment,
+    environment: &ExecutionEnvironment,
     signals: InitSignals,
     init_timeout: Duration,
 ) -> Result<Duration, Outcome> {
@@ -171,9 +189,9 @@ async fn wait_for_init(
             error_type: report.error_type,
             error_message: report.error_message,
         }),
-        status = environment.child.wait() => Err(Outcome::InitFailed {
+        exit = environment.exited() => Err(Outcome::InitFailed {
             error_type: "Runtime.ExitError".to_owned(),
-            error_message: format!("Runtime exited during init: {}", describe_exit(status)),
+            error_message: format!("Runtime exited during init: {exit}"),
         }),
         () = tokio::time::sleep_until(deadline) => Err(Outcome::InitFailed {
             error_type: "Sandbox.Timedout".to_owned(),
@@ -185,7 +203,7 @@ async fn wait_for_init(
 /// Waits for the runtime to take the event and answer it. Returns when the event was handed over
 /// (or `queued_at` if it never was) and how the wait ended.
 async fn wait_for_answer(
-    environment: &mut ExecutionEnvironment,
+    environment: &ExecutionEnvironment,
     handed_over: oneshot::Receiver<Instant>,
     reply: oneshot::Receiver<RuntimeReply>,
     timeout: Duration,
@@ -197,24 +215,17 @@ async fn wait_for_answer(
     let started = tokio::select! {
         biased;
         Ok(at) = handed_over => at,
-        status = environment.child.wait() => return (queued_at, Ending::Exited(describe_exit(status))),
+        exit = environment.exited() => return (queued_at, Ending::Exited(exit)),
         () = tokio::time::sleep_until(pickup_deadline) => return (queued_at, Ending::TimedOut),
     };
     let deadline = tokio::time::Instant::from_std(started + timeout);
     let ending = tokio::select! {
         biased;
         Ok(answer) = reply => Ending::Reply(answer),
-        status = environment.child.wait() => Ending::Exited(describe_exit(status)),
+        exit = environment.exited() => Ending::Exited(exit),
         () = tokio::time::sleep_until(deadline) => Ending::TimedOut,
     };
     (started, ending)
-}
-
-fn describe_exit(status: std::io::Result<ExitStatus>) -> String {
-    match status {
-        Ok(status) => status.to_string(),
-        Err(error) => format!("unknown exit ({error})"),
-    }
 }
 
 /// A request id in the UUID v4 shape Lambda uses.

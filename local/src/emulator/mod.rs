@@ -12,7 +12,8 @@
 //! synchronous invocation is throttled with [`EmulatorError::TooManyRequests`], while
 //! [`Emulator::invoke_queued`] (an event source) waits for one. Environments idle for
 //! [`FunctionConfig::idle_timeout`] are shut down: SIGTERM, then SIGKILL after
-//! [`FunctionConfig::shutdown_grace`].
+//! [`FunctionConfig::shutdown_grace`]. With [`FunctionConfig::per_environment_concurrency`] above 1,
+//! one environment serves several invocations at once, as on Lambda Managed Instances.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -74,8 +75,9 @@ use pool::{Checkout, Pool};
 /// A function under emulation: its configuration and its execution environments.
 ///
 /// Clones share the environments. Each environment serves one invocation at a time, as a Lambda
-/// execution environment does; concurrent invocations get environments of their own, up to the
-/// function's [concurrency](FunctionConfig::concurrency).
+/// execution environment does (or up to [several](FunctionConfig::per_environment_concurrency), as
+/// on Lambda Managed Instances); concurrent invocations beyond that get environments of their own,
+/// up to the function's [concurrency](FunctionConfig::concurrency).
 #[derive(Debug, Clone)]
 pub struct Emulator {
     inner: Arc<EmulatorInner>,
@@ -126,7 +128,7 @@ impl Emulator {
         config.executable = std::fs::canonicalize(&config.executable)
             .map_err(|_| EmulatorError::MissingExecutable(config.executable.clone()))?;
         let inner = Arc::new(EmulatorInner {
-            pool: Pool::new(config.concurrency),
+            pool: Pool::new(config.concurrency, config.per_environment_concurrency),
             config,
             reaper: std::sync::Mutex::new(None),
             pending_events: AtomicUsize::new(0),
@@ -185,12 +187,10 @@ impl Emulator {
         } else {
             inner.pool.checkout()
         };
-        let (mut slot, environment_id) = match checkout {
-            Checkout::Warm(environment) => {
-                let id = environment.id;
-                (Some(*environment), id)
-            }
-            Checkout::Cold(id) => (None, id),
+        let cold = matches!(checkout, Checkout::Cold(_));
+        let assigned = match checkout {
+            Checkout::Warm(environment) => invocation::Assigned::Warm(environment),
+            Checkout::Cold(id) => invocation::Assigned::Cold(id),
             Checkout::Throttled => {
                 return Err(EmulatorError::TooManyRequests {
                     concurrency: inner.pool.concurrency(),
@@ -201,17 +201,21 @@ impl Emulator {
         // client that disconnects, a timeout around this call), so the execution environment is
         // never left with an event half delivered.
         let task = tokio::spawn(async move {
-            let result = invocation::run(
-                &inner.config,
-                &mut slot,
-                environment_id,
-                request,
-                incoming_header,
-            )
-            .await;
-            if let Some(mut retired) = inner.pool.release(slot, ticket) {
-                retired.stop(inner.config.shutdown_grace).await;
-                inner.pool.gone();
+            let (result, used) =
+                invocation::run(&inner.config, assigned, request, incoming_header, |ready| {
+                    inner.pool.register(ready, ticket)
+                })
+                .await;
+            match used {
+                Some(environment) => {
+                    if let Some(retired) = inner.pool.release(&environment) {
+                        drop(environment);
+                        retired.stop(inner.config.shutdown_grace).await;
+                        inner.pool.gone();
+                    }
+                }
+                None if cold => inner.pool.start_failed(),
+                None => {}
             }
             result
         });
@@ -297,7 +301,7 @@ impl Emulator {
             attempts,
             request_id,
         );
-        asynchronous::give_up(settings.on_failure.as_ref(), failed);
+        asynchronous::give_up(settings.on_failure.as_ref(), failed).await;
     }
 
     /// Whether a warm execution environment, its process still alive, is waiting for the next invocation.
@@ -323,9 +327,9 @@ impl Emulator {
 }
 
 /// Shuts `environments` down side by side, each with the function's grace period.
-async fn stop_all(inner: &Arc<EmulatorInner>, environments: Vec<ExecutionEnvironment>) {
+async fn stop_all(inner: &Arc<EmulatorInner>, environments: Vec<Arc<ExecutionEnvironment>>) {
     let mut stopping = JoinSet::new();
-    for mut environment in environments {
+    for environment in environments {
         let inner = Arc::clone(inner);
         stopping.spawn(async move {
             environment.stop(inner.config.shutdown_grace).await;

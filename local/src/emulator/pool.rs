@@ -1,10 +1,11 @@
-//! A function's execution environments: the idle ones, how many exist, and when one may start.
+//! A function's execution environments: which have room, how many exist, and when one may start.
 //!
-//! Lambda keeps a set of environments per function. A request takes a warm idle one or, while fewer
-//! than the function's concurrency exist, starts a new one; beyond that it is throttled. An idle
-//! environment is shut down after a while, and one that crashed or timed out is thrown away.
+//! Lambda keeps a set of environments per function. A request takes a warm one with room (an idle
+//! one, or on Lambda Managed Instances a busy one below its per-environment concurrency) or, while
+//! fewer than the function's concurrency exist, starts a new one; beyond that it is throttled. An
+//! idle environment is shut down after a while, and one that crashed or timed out is thrown away.
 
-use std::sync::Mutex as SyncMutex;
+use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -14,8 +15,8 @@ use super::environment::ExecutionEnvironment;
 /// What a request got from the pool.
 #[derive(Debug)]
 pub(super) enum Checkout {
-    /// A warm environment, idle until now.
-    Warm(Box<ExecutionEnvironment>),
+    /// A warm environment with room for one more invocation.
+    Warm(Arc<ExecutionEnvironment>),
     /// Room for a new environment, with the id it is to have.
     Cold(u64),
     /// Every environment the function may have is busy.
@@ -23,68 +24,97 @@ pub(super) enum Checkout {
 }
 
 #[derive(Debug)]
-struct Idle {
-    environment: ExecutionEnvironment,
+struct Entry {
+    environment: Arc<ExecutionEnvironment>,
+    /// Invocations it is serving now.
+    in_flight: usize,
+    /// When it last became idle (or was registered).
     since: Instant,
+    /// The pool's generation when it started: an older one is retired and takes no new work.
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    /// Most recently used last: a request takes the warmest.
-    idle: Vec<Idle>,
-    /// Environments that exist or are being started, busy or idle.
-    live: usize,
+    /// Environments that have finished init, most recently used last: a request takes the warmest.
+    entries: Vec<Entry>,
+    /// Environments being started (spawned, in init).
+    starting: usize,
+    /// Environments handed out to be shut down and not yet gone.
+    stopping: usize,
     /// Ids handed out so far.
     started: u64,
-    /// Bumped by [`Pool::retire_all`]: an environment checked out before then is not kept when it
-    /// comes back.
+    /// Bumped by [`Pool::retire_all`]: an environment started before then takes no new work and is
+    /// shut down when its last invocation ends.
     generation: u64,
+}
+
+impl State {
+    fn live(&self) -> usize {
+        self.entries.len() + self.starting + self.stopping
+    }
 }
 
 /// The execution environments of one function.
 #[derive(Debug)]
 pub(super) struct Pool {
     concurrency: usize,
+    per_environment: usize,
     state: SyncMutex<State>,
-    /// Woken whenever an environment becomes idle or stops existing.
+    /// Woken whenever an environment gets room or stops existing.
     changed: Notify,
 }
 
-/// A checked-out environment's ticket back: the generation it left in.
+/// A checkout's ticket back: the generation it was made in.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ticket(u64);
 
 impl Pool {
-    pub(super) fn new(concurrency: usize) -> Self {
+    /// At most `concurrency` environments, each serving at most `per_environment` invocations at once.
+    pub(super) fn new(concurrency: usize, per_environment: usize) -> Self {
         Self {
             concurrency: concurrency.max(1),
+            per_environment: per_environment.max(1),
             state: SyncMutex::new(State::default()),
             changed: Notify::new(),
         }
     }
 
-    /// Takes the warmest idle environment whose process is alive, or room for a new one.
+    /// Takes room in the warmest current environment whose process is alive, or room for a new one.
     pub(super) fn checkout(&self) -> (Checkout, Ticket) {
         let mut state = self.lock();
         let ticket = Ticket(state.generation);
-        while let Some(mut idle) = state.idle.pop() {
-            if matches!(idle.environment.child.try_wait(), Ok(None)) {
-                return (Checkout::Warm(Box::new(idle.environment)), ticket);
-            }
-            // Died while idle: it no longer counts, and dropping it reaps it.
-            state.live -= 1;
+        // Idle ones that died on their own no longer count; dropping them reaps them.
+        let before = state.entries.len();
+        state
+            .entries
+            .retain(|entry| entry.in_flight > 0 || entry.environment.is_alive());
+        if state.entries.len() != before {
             self.changed.notify_waiters();
         }
-        if state.live < self.concurrency {
-            state.live += 1;
+        let generation = state.generation;
+        let per_environment = self.per_environment;
+        if let Some(index) = state.entries.iter().rposition(|entry| {
+            entry.generation == generation
+                && entry.in_flight < per_environment
+                && entry.environment.is_alive()
+        }) {
+            let mut entry = state.entries.remove(index);
+            entry.in_flight += 1;
+            let environment = Arc::clone(&entry.environment);
+            state.entries.push(entry);
+            return (Checkout::Warm(environment), ticket);
+        }
+        if state.live() < self.concurrency {
+            state.starting += 1;
             state.started += 1;
             return (Checkout::Cold(state.started), ticket);
         }
         (Checkout::Throttled, ticket)
     }
 
-    /// Like [`Pool::checkout`], but waits for an environment instead of being throttled, as
-    /// Lambda's asynchronous queue and event source pollers do.
+    /// Like [`Pool::checkout`], but waits for room instead of being throttled, as Lambda's
+    /// asynchronous queue and event source pollers do.
     pub(super) async fn checkout_waiting(&self) -> (Checkout, Ticket) {
         loop {
             let changed = self.changed.notified();
@@ -98,60 +128,85 @@ impl Pool {
         }
     }
 
-    /// Gives back what a checkout took. An environment that still runs is idle again, unless the
-    /// pool was retired since it left: then it is handed back to be shut down, and counts until
+    /// Says that an environment a [`Checkout::Cold`] started has finished init and serves the
+    /// invocation that started it: from now on others may join it.
+    pub(super) fn register(&self, environment: Arc<ExecutionEnvironment>, ticket: Ticket) {
+        let mut state = self.lock();
+        state.starting -= 1;
+        state.entries.push(Entry {
+            environment,
+            in_flight: 1,
+            since: Instant::now(),
+            generation: ticket.0,
+        });
+        self.changed.notify_waiters();
+    }
+
+    /// Says that an environment a [`Checkout::Cold`] was to start never became ready.
+    pub(super) fn start_failed(&self) {
+        self.lock().starting -= 1;
+        self.changed.notify_waiters();
+    }
+
+    /// Gives back one invocation's room in `environment`. A dead environment leaves the pool. A
+    /// retired one whose last invocation this was is handed back to be shut down, and counts until
     /// [`Pool::gone`].
     pub(super) fn release(
         &self,
-        environment: Option<ExecutionEnvironment>,
-        ticket: Ticket,
-    ) -> Option<ExecutionEnvironment> {
+        environment: &Arc<ExecutionEnvironment>,
+    ) -> Option<Arc<ExecutionEnvironment>> {
         let mut state = self.lock();
-        let retired = match environment {
-            Some(environment) if ticket.0 == state.generation => {
-                state.idle.push(Idle {
-                    environment,
-                    since: Instant::now(),
-                });
-                None
+        let generation = state.generation;
+        let mut retired = None;
+        if let Some(index) = state
+            .entries
+            .iter()
+            .position(|entry| Arc::ptr_eq(&entry.environment, environment))
+        {
+            let entry = &mut state.entries[index];
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+            if !entry.environment.is_alive() {
+                // Crashed or killed: Lambda throws it away; whoever else it served sees the crash.
+                state.entries.remove(index);
+            } else if entry.in_flight == 0 && entry.generation != generation {
+                retired = Some(state.entries.remove(index).environment);
+                state.stopping += 1;
+            } else if entry.in_flight == 0 {
+                entry.since = Instant::now();
             }
-            Some(environment) => Some(environment),
-            None => {
-                state.live -= 1;
-                None
-            }
-        };
+        }
         self.changed.notify_waiters();
         retired
     }
 
     /// Says that an environment handed out to be shut down has stopped.
     pub(super) fn gone(&self) {
-        self.lock().live -= 1;
+        self.lock().stopping -= 1;
         self.changed.notify_waiters();
     }
 
     /// Takes out the environments idle for `idle_timeout` or longer, for the caller to shut down
     /// (each counts until [`Pool::gone`]).
-    pub(super) fn take_expired(&self, idle_timeout: Duration) -> Vec<ExecutionEnvironment> {
-        let mut state = self.lock();
+    pub(super) fn take_expired(&self, idle_timeout: Duration) -> Vec<Arc<ExecutionEnvironment>> {
         let now = Instant::now();
-        let (expired, kept): (Vec<Idle>, Vec<Idle>) = std::mem::take(&mut state.idle)
-            .into_iter()
-            .partition(|idle| now.saturating_duration_since(idle.since) >= idle_timeout);
-        state.idle = kept;
-        expired.into_iter().map(|idle| idle.environment).collect()
+        self.take_idle(|entry| now.saturating_duration_since(entry.since) >= idle_timeout)
     }
 
     /// Takes out every idle environment (each counts until [`Pool::gone`]) and marks the busy ones
-    /// to be shut down when they finish.
-    pub(super) fn retire_all(&self) -> Vec<ExecutionEnvironment> {
+    /// to be shut down when their last invocation ends.
+    pub(super) fn retire_all(&self) -> Vec<Arc<ExecutionEnvironment>> {
+        self.lock().generation += 1;
+        self.take_idle(|_| true)
+    }
+
+    fn take_idle(&self, pick: impl Fn(&Entry) -> bool) -> Vec<Arc<ExecutionEnvironment>> {
         let mut state = self.lock();
-        state.generation += 1;
-        std::mem::take(&mut state.idle)
+        let (taken, kept): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut state.entries)
             .into_iter()
-            .map(|idle| idle.environment)
-            .collect()
+            .partition(|entry| entry.in_flight == 0 && pick(entry));
+        state.entries = kept;
+        state.stopping += taken.len();
+        taken.into_iter().map(|entry| entry.environment).collect()
     }
 
     /// Waits until no environment exists any more.
@@ -161,23 +216,23 @@ impl Pool {
             tokio::pin!(released);
             // Registered before the check, so a release between the check and the await is not missed.
             released.as_mut().enable();
-            if self.lock().live == 0 {
+            if self.lock().live() == 0 {
                 return;
             }
             released.await;
         }
     }
 
-    /// How many environments exist (busy or idle), and how many of them are idle with a live process.
+    /// How many environments exist (starting, busy or idle), and how many of them are idle with a
+    /// live process.
     pub(super) fn counts(&self) -> (usize, usize) {
-        let mut state = self.lock();
-        let live = state.live;
+        let state = self.lock();
         let idle = state
-            .idle
-            .iter_mut()
-            .filter_map(|idle| matches!(idle.environment.child.try_wait(), Ok(None)).then_some(()))
+            .entries
+            .iter()
+            .filter(|entry| entry.in_flight == 0 && entry.environment.is_alive())
             .count();
-        (live, idle)
+        (state.live(), idle)
     }
 
     /// The function's concurrency.

@@ -98,3 +98,66 @@ async fn bad_input_is_refused_before_anything_is_queued() {
     assert_eq!(emulator.pending_events(), 0);
     assert_eq!(emulator.environments().running, 0);
 }
+
+/// Lambda's SQS on-failure destination, on moto through the real SDK: the record arrives as the
+/// body of one message, and a success sends nothing.
+#[cfg(feature = "sqs")]
+#[tokio::test]
+async fn an_sqs_destination_receives_the_record_as_lambda_sends_it() {
+    let moto = lamina_local::moto::MotoServer::start().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(moto.sdk_config());
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("udagram-failed-events")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let settings = AsyncConfig::new()
+        .retry_delay(Duration::from_millis(50))
+        .on_failure(OnFailure::sqs(sqs.clone(), &queue_url));
+    let emulator = emulator(echo_config().asynchronous(settings)).await;
+    let event = json!({"error": "the table is gone", "order": 8});
+    let request_id = emulator.invoke_async(event.to_string()).unwrap();
+    emulator.invoke_async(r#"{"echo": "fine"}"#).unwrap();
+    wait_until_settled(&emulator).await;
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let messages = received.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let record: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(record["requestContext"]["requestId"], request_id.as_str());
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(record["requestPayload"], event);
+    assert_eq!(
+        record["responsePayload"],
+        json!({"errorType": "EchoError", "errorMessage": "the table is gone"})
+    );
+}
+
+/// A queue that does not exist loses the event with an error in the log, and nothing else breaks:
+/// the emulator keeps serving.
+#[cfg(feature = "sqs")]
+#[tokio::test]
+async fn a_missing_sqs_destination_loses_the_event_without_breaking_the_emulator() {
+    let moto = lamina_local::moto::MotoServer::start().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(moto.sdk_config());
+    let missing = format!("{}/123456789012/no-such-queue", moto.endpoint_url());
+    let settings = AsyncConfig::new()
+        .max_retry_attempts(0)
+        .on_failure(OnFailure::sqs(sqs, missing));
+    let emulator = emulator(echo_config().asynchronous(settings)).await;
+    emulator.invoke_async(r#"{"error": "boom"}"#).unwrap();
+    wait_until_settled(&emulator).await;
+    let report = emulator.invoke(r#"{"echo": "still here"}"#).await.unwrap();
+    assert!(report.outcome.is_success(), "{report}");
+}

@@ -10,6 +10,7 @@ mod cli_cases;
 mod emulator;
 mod invoke_endpoint;
 mod moto;
+mod multi_concurrency;
 mod scale_out;
 mod shutdown;
 mod support;

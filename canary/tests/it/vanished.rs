@@ -72,7 +72,10 @@ async fn a_canary_version_deleted_before_it_got_traffic_rolls_back() {
         ("1", None)
     );
     // The record stays as history; the next decision gives the alias its description back.
-    assert_eq!(harness.records.ids(FUNCTION, ALIAS), [live.id.clone()]);
+    assert_eq!(
+        harness.records.ids(FUNCTION, ALIAS),
+        std::slice::from_ref(&live.id)
+    );
     assert_eq!(
         controller.run_once(FUNCTION, ALIAS).await.unwrap().action,
         Action::Finished

@@ -544,7 +544,7 @@ pub fn after_hook(record: &RolloutRecord, live: &LiveState, passed: bool, now: S
 #[path = "decision_commands.rs"]
 mod commands;
 
-pub use commands::{plan_abort, plan_hold, plan_promote};
+pub use commands::{plan_abort, plan_hold, plan_promote, plan_promote_step};
 
 #[cfg(test)]
 #[path = "decision_tests.rs"]

@@ -1,8 +1,9 @@
-//! The plans of the commands a person runs: `promote`, `pause` / `resume` and `abort`.
+//! The plans of the commands a person runs: `promote` (a step or `--full`), `pause` /
+//! `resume` and `abort`.
 
 use std::time::SystemTime;
 
-use super::{Decision, Plan, drift, fresh, promote, roll_back, verdict_names};
+use super::{Decision, Plan, drift, enter, fresh, promote, roll_back, verdict_names};
 use crate::{
     gate::{GateReport, Verdict},
     ports::{AliasState, AliasUpdate},
@@ -10,8 +11,9 @@ use crate::{
     state::{LiveState, Phase, RollbackReason},
 };
 
-/// `canary promote`: straight to 100% from the pre-hook, shifting or paused phase. Unless
-/// `force`, a failing (or unreadable) gate refuses it. `Err` is the refusal, as a sentence.
+/// `canary promote --full`: straight to 100% from the pre-hook, shifting or paused phase.
+/// Unless `force`, a failing (or unreadable) gate refuses it. `Err` is the refusal, as a
+/// sentence.
 pub fn plan_promote(
     record: &RolloutRecord,
     live: &LiveState,
@@ -20,6 +22,39 @@ pub fn plan_promote(
     force: bool,
     now: SystemTime,
 ) -> Result<Plan, String> {
+    check_promotable(record, live, alias, report, force)?;
+    Ok(promote(record, live, now))
+}
+
+/// `canary promote`: on to the next step now, from the shifting or paused phase, without
+/// waiting for the current step's hold (or its manual gate). The next step's own manual gate
+/// still pauses it; from the last step, the canary becomes the primary version. Unless `force`,
+/// a failing (or unreadable) gate refuses it. `Err` is the refusal, as a sentence.
+pub fn plan_promote_step(
+    record: &RolloutRecord,
+    live: &LiveState,
+    alias: &AliasState,
+    report: Option<&GateReport>,
+    force: bool,
+    now: SystemTime,
+) -> Result<Plan, String> {
+    check_promotable(record, live, alias, report, force)?;
+    if live.phase == Phase::PreHook {
+        return Err(format!(
+            "rollout {} is waiting for its pre-traffic hook and has no step to move on from; use --full to promote it now",
+            live.id
+        ));
+    }
+    Ok(enter(record, live, live.step + 1, now))
+}
+
+fn check_promotable(
+    record: &RolloutRecord,
+    live: &LiveState,
+    alias: &AliasState,
+    report: Option<&GateReport>,
+    force: bool,
+) -> Result<(), String> {
     match live.phase {
         Phase::Succeeded | Phase::RolledBack => {
             return Err(format!(
@@ -57,7 +92,7 @@ pub fn plan_promote(
             ));
         }
     }
-    Ok(promote(record, live, now))
+    Ok(())
 }
 
 /// `canary pause` (`pause` true) or `canary resume`: a shifting rollout becomes paused at its

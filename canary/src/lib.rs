@@ -48,6 +48,7 @@ pub mod controller;
 pub mod decision;
 pub mod gate;
 pub mod memory;
+pub mod outcome;
 pub mod ports;
 pub mod record;
 pub mod state;

@@ -161,6 +161,25 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, PortError>>;
 
+    /// Stores `document` as how rollout `id` on `function`'s `alias` ended, only if no outcome
+    /// is stored for it yet (otherwise [`PortError::Conflict`], the stored one left as it is).
+    /// Outcomes are not records: [`history`](Self::history) does not list them.
+    fn create_outcome<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+        id: &'a str,
+        document: &'a str,
+    ) -> BoxFuture<'a, Result<(), PortError>>;
+
+    /// How rollout `id` on `function`'s `alias` ended, if its outcome is stored.
+    fn get_outcome<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>>;
+
     /// Every record stored for `function`'s `alias`, as `(id, document)`, in no particular
     /// order: the alias's rollouts, past and present.
     fn history<'a>(
@@ -173,7 +192,8 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
     /// the rollouts to advance.
     fn list_records(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, PortError>>;
 
-    /// Deletes every record of `function`'s `alias` (when the function or alias is gone).
+    /// Deletes every record and outcome of `function`'s `alias` (when the function or alias is
+    /// gone).
     fn delete_records<'a>(
         &'a self,
         function: &'a str,

@@ -32,7 +32,9 @@ mod ssm;
 pub use cloudwatch::{CloudWatchSource, MAX_METRIC_QUERIES, stat_name, window_period};
 pub use hooks::LambdaHookInvoker;
 pub use lambda::LambdaAliasStore;
-pub use ssm::{PARAMETER_PREFIX, SsmRecordStore, parameter_name, record_parameter_name};
+pub use ssm::{
+    PARAMETER_PREFIX, SsmRecordStore, outcome_parameter_name, parameter_name, record_parameter_name,
+};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

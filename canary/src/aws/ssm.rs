@@ -60,6 +60,19 @@ pub fn record_parameter_name(function: &str, alias: &str, id: &str) -> Result<St
     Ok(format!("{path}/{id}"))
 }
 
+/// The parameter that holds how rollout `id` on `function`'s `alias` ended:
+/// `/lamina-canary/<function>/<alias>/<id>/outcome`, one level below the records, so that
+/// listing an alias's records does not return it.
+///
+/// # Errors
+/// As [`record_parameter_name`].
+pub fn outcome_parameter_name(function: &str, alias: &str, id: &str) -> Result<String, PortError> {
+    Ok(format!(
+        "{}/outcome",
+        record_parameter_name(function, alias, id)?
+    ))
+}
+
 /// Rollout records as `String` parameters `/lamina-canary/<function>/<alias>/<id>`, created with
 /// `Overwrite=false` (so a record is never replaced) and listed with `GetParametersByPath`
 /// (every page).
@@ -78,18 +91,11 @@ impl SsmRecordStore {
         Self { client }
     }
 
-    async fn put(
-        &self,
-        function: &str,
-        alias: &str,
-        id: &str,
-        document: &str,
-    ) -> Result<(), PortError> {
-        let name = record_parameter_name(function, alias, id)?;
+    async fn put(&self, name: String, document: &str) -> Result<(), PortError> {
         if document.len() > MAX_VALUE_BYTES {
             return Err(PortError::Rejected(format!(
-                "the record of {function}:{alias} has {} bytes; a standard SSM parameter holds at \
-                 most {MAX_VALUE_BYTES}",
+                "{name} would have {} bytes; a standard SSM parameter holds at most \
+                 {MAX_VALUE_BYTES}",
                 document.len()
             )));
         }
@@ -113,13 +119,7 @@ impl SsmRecordStore {
         Ok(())
     }
 
-    async fn get(
-        &self,
-        function: &str,
-        alias: &str,
-        id: &str,
-    ) -> Result<Option<String>, PortError> {
-        let name = record_parameter_name(function, alias, id)?;
+    async fn get(&self, name: String) -> Result<Option<String>, PortError> {
         match self.client.get_parameter().name(&name).send().await {
             Ok(output) => output
                 .parameter()
@@ -204,7 +204,15 @@ impl SsmRecordStore {
             .history_of(function, alias)
             .await?
             .into_iter()
-            .filter_map(|(id, _)| record_parameter_name(function, alias, &id).ok())
+            .flat_map(|(id, _)| {
+                // DeleteParameters skips names that do not exist: a rollout still running has no
+                // outcome yet.
+                [
+                    record_parameter_name(function, alias, &id).ok(),
+                    outcome_parameter_name(function, alias, &id).ok(),
+                ]
+            })
+            .flatten()
             .collect();
         // `DeleteParameters` takes at most 10 names a call.
         for chunk in names.chunks(10) {
@@ -261,7 +269,10 @@ impl RecordStore for SsmRecordStore {
         id: &'a str,
         document: &'a str,
     ) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(self.put(function, alias, id, document))
+        Box::pin(async move {
+            self.put(record_parameter_name(function, alias, id)?, document)
+                .await
+        })
     }
 
     fn get_record<'a>(
@@ -270,7 +281,29 @@ impl RecordStore for SsmRecordStore {
         alias: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
-        Box::pin(self.get(function, alias, id))
+        Box::pin(async move { self.get(record_parameter_name(function, alias, id)?).await })
+    }
+
+    fn create_outcome<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+        id: &'a str,
+        document: &'a str,
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            self.put(outcome_parameter_name(function, alias, id)?, document)
+                .await
+        })
+    }
+
+    fn get_outcome<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+        Box::pin(async move { self.get(outcome_parameter_name(function, alias, id)?).await })
     }
 
     fn history<'a>(

@@ -64,9 +64,13 @@ pub(crate) enum OutputFormat {
 enum Command {
     /// Start a rollout: shift the alias's traffic to a new version by a strategy.
     Deploy(Box<DeployArgs>),
+    /// Show what `deploy` would do, after its checks, without writing anything: the schedule of
+    /// weights and times, the gates and the policy (the same as `deploy --dry-run`).
+    Plan(Box<DeployArgs>),
     /// Show where rollouts stand: versions, weights, step, next step time, gate results.
     Status(StatusArgs),
-    /// Send all traffic to the new version now (its gates are still checked unless --force).
+    /// Move a rollout on to its next step now, or with --full send all traffic to the new
+    /// version now (its gates are still checked unless --force).
     Promote(PromoteArgs),
     /// Roll back to the stable version with no weights.
     Abort(AbortArgs),
@@ -192,6 +196,10 @@ struct PromoteArgs {
     /// Promote even if a gate fails.
     #[arg(long)]
     force: bool,
+    /// Skip every remaining step and send all traffic to the new version now (without it, the
+    /// rollout moves on to its next step only).
+    #[arg(long)]
+    full: bool,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -243,6 +251,7 @@ pub(crate) async fn run(args: Args) -> u8 {
             Some(target) => run_codedeploy_deploy(&aws, *deploy, target, output).await,
             None => run_deploy(controller, *deploy, output).await,
         },
+        Command::Plan(plan) => run_plan(controller, *plan, output).await,
         Command::Status(status) => match status.codedeploy.clone() {
             Some(target) => codedeploy::status(&aws.codedeploy, &target, output).await,
             None => run_status(controller, status, output).await,
@@ -253,13 +262,17 @@ pub(crate) async fn run(args: Args) -> u8 {
                 .promote_latest(&target)
                 .await
                 .map(|()| exit::OK),
-            (None, Some(function), Some(alias)) => controller
-                .promote(&function, &alias, promote.force)
-                .await
-                .map(|status| {
-                    render::print(output, &status, render::status_text(&status));
-                    exit::OK
-                }),
+            (None, Some(function), Some(alias)) => if promote.full {
+                controller.promote(&function, &alias, promote.force).await
+            } else {
+                controller
+                    .promote_step(&function, &alias, promote.force)
+                    .await
+            }
+            .map(|status| {
+                render::print(output, &status, render::status_text(&status));
+                exit::OK
+            }),
             (None, _, _) => unreachable_arguments(),
         },
         Command::Abort(abort) => match (abort.codedeploy, abort.function, abort.alias) {
@@ -469,6 +482,27 @@ async fn run_deploy(
         WaitEnd::Paused(_) => exit::OK,
         WaitEnd::Stalled(_) => exit::STALLED,
     })
+}
+
+/// `canary plan`: `deploy --dry-run`, refusing the flags that only mean something to a deploy
+/// that writes.
+async fn run_plan(
+    controller: &Controller,
+    mut args: DeployArgs,
+    output: OutputFormat,
+) -> Result<u8, CanaryError> {
+    let writing_flags = [
+        (args.wait, "--wait"),
+        (args.codedeploy.is_some(), "--codedeploy"),
+        (args.publish, "--publish"),
+    ];
+    if let Some((_, flag)) = writing_flags.iter().find(|(given, _)| *given) {
+        return Err(CanaryError::InvalidInput(format!(
+            "`canary plan` writes nothing, so {flag} does not apply; give --version, or run `canary deploy`"
+        )));
+    }
+    args.dry_run = true;
+    run_deploy(controller, args, output).await
 }
 
 /// Says on stderr that a transient error is about to be retried.

@@ -122,6 +122,7 @@ pub(super) fn outcome_text(outcome: &RunOutcome) -> String {
         Action::RolledBack { why } => format!("rolled back ({why:?})"),
         Action::HookPassed => "hook passed".to_owned(),
         Action::NothingToDo => "nothing to do".to_owned(),
+        Action::Finished => "over: outcome kept, the alias's own description put back".to_owned(),
         Action::Drifted { detail } => format!("drift, not touching the alias: {detail}"),
         Action::Stalled { reason } => reason.clone(),
         Action::Vanished { detail } => format!("over: {detail}"),

@@ -115,6 +115,8 @@ impl Controller {
                 .await
             {
                 Ok(written) => {
+                    // A rollout with nothing to wait for (all at once, no hooks) is over already.
+                    let written = self.finish_if_over(&record, &next, written).await;
                     return Ok(status::build(
                         &record,
                         &next,

@@ -108,7 +108,14 @@ impl Controller {
                 return Ok(WaitEnd::Stalled(Box::new(outcome)));
             }
             match outcome.status.as_ref().map(|status| status.phase) {
-                Some(phase) if phase.is_terminal() => return Ok(WaitEnd::Ended(Box::new(outcome))),
+                Some(phase) if phase.is_terminal() => {
+                    // Give the alias its description back now rather than at the next `run`;
+                    // if that fails, the rollout is over all the same and `run` finishes it.
+                    if !matches!(outcome.action, Action::Finished) {
+                        let _ = self.run_once(function, alias).await;
+                    }
+                    return Ok(WaitEnd::Ended(Box::new(outcome)));
+                }
                 Some(Phase::Paused) => return Ok(WaitEnd::Paused(Box::new(outcome))),
                 _ => {}
             }

@@ -12,7 +12,8 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum HistoryOutcome {
-    /// The alias still describes this rollout: its phase, and why it rolled back if it did.
+    /// The alias still describes this rollout, or its stored outcome says how it ended: its
+    /// phase, and why it rolled back if it did.
     Described {
         /// The phase.
         phase: Phase,
@@ -52,8 +53,9 @@ pub struct HistoryEntry {
 
 impl Controller {
     /// The rollouts of `function:alias`, oldest first, from their records (unreadable records
-    /// are left out). The rollout the alias describes has its phase; an older one's outcome is
-    /// inferred from the rollout that followed it.
+    /// are left out). The rollout the alias describes has its phase, an ended one its stored
+    /// outcome; an older one without either has its outcome inferred from the rollout that
+    /// followed it.
     pub async fn history(
         &self,
         function: &str,
@@ -74,15 +76,24 @@ impl Controller {
             })
             .collect();
         records.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let mut ended = Vec::with_capacity(records.len());
+        for record in &records {
+            ended.push(self.outcome_of(record).await?);
+        }
         let entries = records
             .iter()
+            .zip(ended)
             .enumerate()
-            .map(|(index, record)| {
+            .map(|(index, (record, ended))| {
                 let next = records.get(index + 1);
                 let outcome = match (&described, next) {
                     (Some(live), _) if live.id == record.id => HistoryOutcome::Described {
                         phase: live.phase,
                         why: live.why,
+                    },
+                    _ if let Some(ended) = ended => HistoryOutcome::Described {
+                        phase: ended.phase,
+                        why: ended.why,
                     },
                     (_, Some(next)) if next.stable_version == record.canary_version => {
                         HistoryOutcome::Succeeded

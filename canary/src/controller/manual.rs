@@ -1,8 +1,8 @@
-//! `canary promote` and `canary abort`.
+//! `canary promote`, `pause`, `resume` and `abort`.
 
 use super::{CanaryError, Controller, MAX_CONFLICTS, RolloutStatus, status};
 use crate::{
-    decision::{drift, plan_abort, plan_hold, plan_promote},
+    decision::{drift, plan_abort, plan_hold, plan_promote, plan_promote_step},
     gate::GateReport,
     ports::{AliasUpdate, PortError},
     record::RolloutRecord,
@@ -12,7 +12,7 @@ use crate::{
 /// Which person-driven transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Command {
-    Promote { force: bool },
+    Promote { force: bool, full: bool },
     Abort,
     Pause,
     Resume,
@@ -29,7 +29,21 @@ impl Controller {
         alias: &str,
         force: bool,
     ) -> Result<RolloutStatus, CanaryError> {
-        self.command(function, alias, Command::Promote { force })
+        self.command(function, alias, Command::Promote { force, full: true })
+            .await
+    }
+
+    /// `canary promote` (without `--full`): moves a shifting or paused rollout on to its next
+    /// step now, without waiting for the step's hold or its manual gate (the next step's manual
+    /// gate still pauses it); from the last step, the canary becomes the primary version.
+    /// Unless `force`, the gates are evaluated first and a failing (or unreadable) one refuses.
+    pub async fn promote_step(
+        &self,
+        function: &str,
+        alias: &str,
+        force: bool,
+    ) -> Result<RolloutStatus, CanaryError> {
+        self.command(function, alias, Command::Promote { force, full: false })
             .await
     }
 
@@ -109,6 +123,7 @@ impl Controller {
             .aliases
             .update_alias(function, alias, &update, &state.revision_id)
             .await?;
+        let written = self.finish_if_over(&record, &next, written).await;
         Ok(status::build(
             &record,
             &next,
@@ -134,7 +149,7 @@ impl Controller {
                 });
             }
             let (plan, report) = match command {
-                Command::Promote { force } => {
+                Command::Promote { force, full } => {
                     if live.phase == Phase::PostHook {
                         return Err(CanaryError::Conflict(format!(
                             "rollout {} on {function}:{alias} is already promoted; its post-traffic hook runs at the next `canary run`",
@@ -158,8 +173,18 @@ impl Controller {
                         self.evaluate(&record, &live, now).await
                     };
                     // With the phase and the alias checked, only the gates can refuse.
-                    let plan = plan_promote(&record, &live, &state, report.as_ref(), force, now)
-                        .map_err(CanaryError::Refused)?;
+                    let plan = if full {
+                        plan_promote(&record, &live, &state, report.as_ref(), force, now)
+                    } else if live.phase == Phase::PreHook {
+                        // Not the gates' refusal: the rollout's state forbids it.
+                        return Err(CanaryError::Conflict(format!(
+                            "rollout {} on {function}:{alias} is waiting for its pre-traffic hook and has no step to move on from; use --full to promote it now",
+                            live.id
+                        )));
+                    } else {
+                        plan_promote_step(&record, &live, &state, report.as_ref(), force, now)
+                    }
+                    .map_err(CanaryError::Refused)?;
                     (plan, report)
                 }
                 Command::Abort => (
@@ -185,6 +210,7 @@ impl Controller {
                 .await
             {
                 Ok(written) => {
+                    let written = self.finish_if_over(&record, &next, written).await;
                     return Ok(status::build(
                         &record,
                         &next,
@@ -200,6 +226,7 @@ impl Controller {
                         && now.function_version == update.function_version
                         && now.routing == update.routing
                     {
+                        let now = self.finish_if_over(&record, &next, now).await;
                         return Ok(status::build(
                             &record,
                             &next,

@@ -50,6 +50,7 @@
 //! ```
 
 mod deploy;
+mod finish;
 mod follow;
 mod history;
 mod manual;
@@ -228,6 +229,9 @@ pub enum Action {
     HookPassed,
     /// The rollout was already over.
     NothingToDo,
+    /// The rollout had ended at the decision before: its outcome was stored beside its record
+    /// and the alias was given back the description it had before the rollout.
+    Finished,
     /// The alias was edited by hand; nothing was written.
     Drifted {
         /// What does not match.

@@ -142,8 +142,9 @@ impl Controller {
             Err(error) => return Some(failed(&function, &alias, &CanaryError::Aws(error))),
         };
         match LiveState::decode(&state.description) {
-            Ok(Some(live)) if !live.phase.is_terminal() => {}
-            Ok(_) => return None,
+            // An ended rollout still described is one whose description was not given back yet.
+            Ok(Some(_)) => {}
+            Ok(None) => return None,
             Err(error) => {
                 let error = CanaryError::Drift(format!(
                     "the description of {function}:{alias} cannot be read: {error}"
@@ -207,6 +208,18 @@ impl Controller {
             live,
             record,
         } = snapshot;
+        if live.phase.is_terminal() {
+            // The decision after the one that ended it (each keeps within its three calls):
+            // store the outcome and give the alias its description back.
+            let restored = self.finish(&record, &live, state).await?;
+            let status = status::build(&record, &live, &restored, GateReport::default());
+            return Ok(Attempt::Finished(Box::new(RunOutcome {
+                function: record.function.clone(),
+                alias: record.alias.clone(),
+                action: Action::Finished,
+                status: Some(status),
+            })));
+        }
         let now = self.now();
         // Drift and ended rollouts need no metrics.
         let report = if live.phase.is_terminal() || drift(&record, &live, &state).is_some() {

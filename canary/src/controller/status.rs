@@ -112,13 +112,24 @@ pub(super) fn build(
 
 impl Controller {
     /// The rollout on `function:alias`, with its gates evaluated now when it is shifting or
-    /// paused. Writes nothing.
+    /// paused; when none is in progress and the newest one has ended (and given the alias its
+    /// description back), how that one ended. Writes nothing.
     pub async fn status(&self, function: &str, alias: &str) -> Result<RolloutStatus, CanaryError> {
+        let state = self.read_alias(function, alias).await?;
         let Snapshot {
             alias: state,
             live,
             record,
-        } = self.snapshot(function, alias).await?;
+        } = match self.snapshot_of(function, alias, state.clone()).await {
+            Ok(snapshot) => snapshot,
+            Err(CanaryError::NoRollout { function, alias }) => {
+                return match self.last_ended(&function, &alias, &state).await? {
+                    Some(status) => Ok(status),
+                    None => Err(CanaryError::NoRollout { function, alias }),
+                };
+            }
+            Err(error) => return Err(error),
+        };
         let report = self
             .evaluate(&record, &live, self.now())
             .await

@@ -11,6 +11,7 @@ type Key = (String, String, String);
 #[derive(Debug, Default)]
 struct Inner {
     documents: BTreeMap<Key, String>,
+    outcomes: BTreeMap<Key, String>,
     faults: Faults,
     writes: u64,
 }
@@ -21,8 +22,8 @@ fn key(function: &str, alias: &str, id: &str) -> Key {
 
 /// Records in memory: implements [`RecordStore`], refusing to replace a record as SSM's
 /// `PutParameter` with `Overwrite=false` does. Method names for [`calls`](Self::calls) and
-/// [`fail_next`](Self::fail_next): `create_record`, `get_record`, `history`, `list_records`,
-/// `delete_records`.
+/// [`fail_next`](Self::fail_next): `create_record`, `get_record`, `create_outcome`, `get_outcome`,
+/// `history`, `list_records`, `delete_records`.
 #[derive(Debug, Default)]
 pub struct InMemoryRecords {
     inner: Mutex<Inner>,
@@ -38,6 +39,14 @@ impl InMemoryRecords {
     pub fn document(&self, function: &str, alias: &str, id: &str) -> Option<String> {
         lock(&self.inner)
             .documents
+            .get(&key(function, alias, id))
+            .cloned()
+    }
+
+    /// The stored outcome of rollout `id`, without counting a call.
+    pub fn outcome(&self, function: &str, alias: &str, id: &str) -> Option<String> {
+        lock(&self.inner)
+            .outcomes
             .get(&key(function, alias, id))
             .cloned()
     }
@@ -113,6 +122,42 @@ impl RecordStore for InMemoryRecords {
         })
     }
 
+    fn create_outcome<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+        id: &'a str,
+        document: &'a str,
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            let mut inner = lock(&self.inner);
+            inner.faults.enter("create_outcome")?;
+            let key = key(function, alias, id);
+            if inner.outcomes.contains_key(&key) {
+                return Err(PortError::Conflict(format!(
+                    "the outcome of rollout {id} on {function}:{alias} already exists"
+                )));
+            }
+            inner.outcomes.insert(key, document.to_owned());
+            Ok(())
+        })
+    }
+
+    fn get_outcome<'a>(
+        &'a self,
+        function: &'a str,
+        alias: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            let mut inner = lock(&self.inner);
+            inner.faults.enter("get_outcome")?;
+            Ok(inner.outcomes.get(&key(function, alias, id)).cloned())
+        })
+    }
+
     fn history<'a>(
         &'a self,
         function: &'a str,
@@ -157,6 +202,9 @@ impl RecordStore for InMemoryRecords {
             inner.faults.enter("delete_records")?;
             inner
                 .documents
+                .retain(|(f, a, _), _| !(f == function && a == alias));
+            inner
+                .outcomes
                 .retain(|(f, a, _), _| !(f == function && a == alias));
             Ok(())
         })

@@ -39,7 +39,9 @@ async fn an_abort_whose_write_was_retried_after_it_landed_succeeds() {
     let status = controller.abort(FUNCTION, ALIAS).await.unwrap();
     assert_eq!(status.why, Some(RollbackReason::Abort));
     assert_eq!(harness.live().phase, Phase::RolledBack);
-    assert_eq!(harness.lambda.writes(), 2);
+    // The deploy, the rollback, and the write that gave the alias its description back.
+    assert_eq!(harness.lambda.writes(), 3);
+    assert_eq!(harness.alias().description, "production traffic");
 }
 
 #[tokio::test]

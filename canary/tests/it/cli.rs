@@ -132,13 +132,25 @@ async fn deploy_status_and_promote_move_the_alias() {
     assert_eq!(refused["exitCode"], 4);
     assert_eq!(fixture.alias().await.1, vec![("2".to_owned(), 0.1)]);
 
+    // `promote` moves on one step, without waiting for the hour's hold.
     let (code, promoted) = fixture
         .canary_json(&["promote", "orders", "--alias", "live"])
         .await;
     assert_eq!(code, 0, "{promoted}");
+    assert_eq!(
+        (promoted["phase"].as_str(), promoted["step"].as_u64()),
+        (Some("shifting"), Some(1))
+    );
+    assert_eq!(fixture.alias().await.1, vec![("2".to_owned(), 0.5)]);
+    // `promote --full` finishes now.
+    let (code, promoted) = fixture
+        .canary_json(&["promote", "orders", "--alias", "live", "--full"])
+        .await;
+    assert_eq!(code, 0, "{promoted}");
     assert_eq!(promoted["phase"], "succeeded");
-    let (primary, weights, _) = fixture.alias().await;
+    let (primary, weights, description) = fixture.alias().await;
     assert_eq!((primary.as_str(), weights.len()), ("2", 0));
+    assert_eq!(description, "production traffic");
 
     // Nothing left to abort.
     let output = fixture
@@ -176,7 +188,37 @@ async fn abort_puts_all_traffic_back_on_the_stable_version() {
     assert_eq!(aborted["phase"], "rolled-back");
     let (primary, weights, description) = fixture.alias().await;
     assert_eq!((primary.as_str(), weights.len()), ("1", 0));
-    assert!(description.contains("why=abort"), "{description}");
+    // The rollout is over: the alias has its own description back, and how the rollout ended
+    // is kept beside its record.
+    assert_eq!(description, "production traffic");
+    let id = aborted["id"].as_str().unwrap();
+    let outcome = fixture
+        .ssm
+        .get_parameter()
+        .name(format!("/lamina-canary/orders/live/{id}/outcome"))
+        .send()
+        .await
+        .unwrap();
+    let outcome: Value =
+        serde_json::from_str(outcome.parameter().unwrap().value().unwrap()).unwrap();
+    assert_eq!(
+        (outcome["phase"].as_str(), outcome["why"].as_str()),
+        (Some("rolled-back"), Some("abort"))
+    );
+    let (code, status) = fixture
+        .canary_json(&["status", "orders", "--alias", "live"])
+        .await;
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(
+        (status["phase"].as_str(), status["why"].as_str()),
+        (Some("rolled-back"), Some("abort"))
+    );
+    let (code, history) = fixture
+        .canary_json(&["history", "orders", "--alias", "live"])
+        .await;
+    assert_eq!(code, 0, "{history}");
+    assert_eq!(history[0]["outcome"], "described");
+    assert_eq!(history[0]["why"], "abort");
 }
 
 #[tokio::test]
@@ -445,5 +487,64 @@ async fn a_dry_run_shows_the_plan_and_changes_nothing() {
         ])
         .await;
     assert_eq!(code, 2, "{error}");
+    assert!(!fixture.record_exists().await);
+}
+
+#[tokio::test]
+async fn plan_shows_the_schedule_and_changes_nothing() {
+    let fixture = fixture().await;
+    let (code, plan) = fixture
+        .canary_json(&[
+            "plan",
+            "orders",
+            "--alias",
+            "live",
+            "--version",
+            "2",
+            "--strategy",
+            "steps:10@5m,50@10m",
+            "--gate",
+            "manual@50",
+        ])
+        .await;
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(
+        (
+            plan["stableVersion"].as_str(),
+            plan["canaryVersion"].as_str()
+        ),
+        (Some("1"), Some("2"))
+    );
+    assert_eq!(plan["steps"][1]["weight"], 0.5);
+    assert_eq!(plan["steps"][1]["startsAfterSecs"], 300);
+    assert_eq!(plan["steps"][1]["pauses"], true);
+    assert_eq!(plan["fullAfterSecs"], 900);
+    let (primary, weights, description) = fixture.alias().await;
+    assert_eq!(
+        (primary.as_str(), weights.len(), description.as_str()),
+        ("1", 0, "production traffic")
+    );
+    assert!(!fixture.record_exists().await);
+    // What deploy would refuse, plan refuses the same way; flags that write are refused.
+    let (code, error) = fixture
+        .canary_json(&["plan", "orders", "--alias", "live", "--version", "9"])
+        .await;
+    assert_eq!(code, 2, "{error}");
+    let (code, error) = fixture
+        .canary_json(&[
+            "plan",
+            "orders",
+            "--alias",
+            "live",
+            "--version",
+            "2",
+            "--wait",
+        ])
+        .await;
+    assert_eq!(code, 2, "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("--wait"),
+        "{error}"
+    );
     assert!(!fixture.record_exists().await);
 }

@@ -43,8 +43,26 @@ async fn past_rollouts_are_kept_with_their_outcomes() {
     assert_eq!(
         summary,
         [
-            (first.id.as_str(), "1", "2", &HistoryOutcome::Succeeded),
-            (second.id.as_str(), "2", "3", &HistoryOutcome::NotRolledOut),
+            // Ended rollouts keep how they ended (and why) in their stored outcome, though the
+            // alias's description was given back.
+            (
+                first.id.as_str(),
+                "1",
+                "2",
+                &HistoryOutcome::Described {
+                    phase: Phase::Succeeded,
+                    why: None
+                }
+            ),
+            (
+                second.id.as_str(),
+                "2",
+                "3",
+                &HistoryOutcome::Described {
+                    phase: Phase::RolledBack,
+                    why: Some(RollbackReason::Abort)
+                }
+            ),
             (
                 third.id.as_str(),
                 "2",

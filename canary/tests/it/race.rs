@@ -135,7 +135,8 @@ async fn promote_and_abort_race() {
         }
         other => panic!("exactly one should win: {other:?}"),
     }
-    assert_eq!(harness.lambda.writes(), 2);
+    // The deploy, the winner's write, and the winner giving the description back.
+    assert_eq!(harness.lambda.writes(), 3);
     harness.assert_consistent();
 }
 

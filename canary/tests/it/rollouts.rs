@@ -15,6 +15,7 @@ use lamina_canary::{
     decision::drift,
     gate::{DeadlineAction, GatePolicy},
     memory::{InMemoryLambda, InMemoryMetrics, InMemoryRecords, TrafficSimulator},
+    outcome::RolloutOutcome,
     ports::{AlarmState, AliasState, AliasUpdate, HookResponse, PortError, VersionWeight},
     record::RolloutRecord,
     state::{LiveState, Phase, RollbackReason},
@@ -92,10 +93,27 @@ impl Harness {
         self.lambda.alias(FUNCTION, ALIAS).unwrap()
     }
 
+    /// The live state the alias describes or, once an ended rollout has given the alias its
+    /// description back, the newest rollout's stored outcome.
     pub fn live(&self) -> LiveState {
-        LiveState::decode(&self.alias().description)
-            .unwrap()
-            .unwrap()
+        if let Some(live) = LiveState::decode(&self.alias().description).unwrap() {
+            return live;
+        }
+        let newest = self
+            .records
+            .ids(FUNCTION, ALIAS)
+            .into_iter()
+            .map(|id| {
+                RolloutRecord::from_json(&self.records.document(FUNCTION, ALIAS, &id).unwrap())
+                    .unwrap()
+            })
+            .max_by_key(|record| record.created_at)
+            .expect("the alias describes no rollout and has no record");
+        let outcome = self
+            .records
+            .outcome(FUNCTION, ALIAS, &newest.id)
+            .expect("the alias describes no rollout and its newest has no outcome");
+        RolloutOutcome::from_json(&outcome).unwrap().live_state()
     }
 
     pub fn record(&self) -> RolloutRecord {

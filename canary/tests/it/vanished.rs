@@ -71,12 +71,17 @@ async fn a_canary_version_deleted_before_it_got_traffic_rolls_back() {
         (alias.function_version.as_str(), alias.routing),
         ("1", None)
     );
-    // The record stays as history: the alias still describes this rollout.
-    assert_eq!(harness.records.ids(FUNCTION, ALIAS), [live.id]);
+    // The record stays as history; the next decision gives the alias its description back.
+    assert_eq!(
+        harness.records.ids(FUNCTION, ALIAS),
+        std::slice::from_ref(&live.id)
+    );
     assert_eq!(
         controller.run_once(FUNCTION, ALIAS).await.unwrap().action,
-        Action::NothingToDo
+        Action::Finished
     );
+    assert_eq!(harness.alias().description, "production traffic");
+    assert_eq!(harness.live().why, Some(RollbackReason::Vanished));
 }
 
 #[tokio::test]

@@ -38,15 +38,15 @@ pub enum BenchError {
         source: std::io::Error,
     },
     /// The event is not JSON.
-    #[error("the event{} is not valid JSON: {detail}", .function.as_ref().map(|f| format!(" of {f}")).unwrap_or_default())]
+    #[error("{what} is not valid JSON: {detail}")]
     MalformedEvent {
-        /// The function whose own event it is, if it is not the benchmark's.
-        function: Option<String>,
+        /// Which event: `the event`, `the event file events/get.json`, `the event of orders-api`.
+        what: String,
         /// serde_json's description of the fault.
         detail: String,
     },
     /// A function's executable does not exist or cannot be run.
-    #[error("{label}: {source}")]
+    #[error("{label}")]
     Executable {
         /// The function.
         label: String,

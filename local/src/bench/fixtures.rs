@@ -84,7 +84,7 @@ impl Fixture {
         F: Fn(SdkConfig) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'static,
     {
-        let seed: Seed = Arc::new(move |sdk| Box::pin(seed(sdk)));
+        let seed: Seed = Arc::new(move |sdk| -> SeedFuture { Box::pin(seed(sdk)) });
         Self {
             kind: Kind::Moto(Some(seed)),
         }

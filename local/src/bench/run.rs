@@ -46,11 +46,11 @@ impl std::fmt::Debug for ReadyFunction {
     }
 }
 
-fn parse_event(json: &[u8], function: Option<&str>) -> Result<(), BenchError> {
+fn parse_event(json: &[u8], what: impl FnOnce() -> String) -> Result<(), BenchError> {
     serde_json::from_slice::<serde_json::Value>(json)
         .map(drop)
         .map_err(|e| BenchError::MalformedEvent {
-            function: function.map(str::to_owned),
+            what: what(),
             detail: e.to_string(),
         })
 }
@@ -112,10 +112,13 @@ impl ColdStartBench {
                 })?
             }
         };
-        parse_event(&event, None)?;
+        parse_event(&event, || match &self.event {
+            super::Event::File(path) => format!("the event file {}", path.display()),
+            super::Event::Json(_) => "the event".to_owned(),
+        })?;
         for function in &self.functions {
             if let Some(own) = &function.event {
-                parse_event(own, Some(&function.label))?;
+                parse_event(own, || format!("the event of {}", function.label))?;
             }
         }
 

@@ -86,7 +86,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<u8, Failure> {
     let functions = args
         .bins
         .iter()
-        .map(|path| BenchFunction::path(path))
+        .map(BenchFunction::path)
         .chain(args.packages.iter().map(BenchFunction::package));
     for mut function in functions {
         if let Some(handler) = &args.handler {

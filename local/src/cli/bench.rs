@@ -16,7 +16,11 @@ use super::{
 pub(crate) struct BenchArgs {
     /// A function's bootstrap executable: a binary or a script (repeatable; labelled by its file
     /// name, or its folder's name for a file called `bootstrap`).
-    #[arg(long = "bin", value_name = "PATH", required_unless_present = "packages")]
+    #[arg(
+        long = "bin",
+        value_name = "PATH",
+        required_unless_present = "packages"
+    )]
     bins: Vec<PathBuf>,
     /// A workspace package whose binary is built in release and benchmarked (repeatable).
     #[arg(long = "package", value_name = "NAME")]

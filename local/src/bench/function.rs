@@ -165,14 +165,13 @@ fn label_of(executable: &Path) -> String {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("function");
-    if file == "bootstrap" {
-        if let Some(folder) = executable
+    if file == "bootstrap"
+        && let Some(folder) = executable
             .parent()
             .and_then(Path::file_name)
             .and_then(|n| n.to_str())
-        {
-            return folder.to_owned();
-        }
+    {
+        return folder.to_owned();
     }
     file.to_owned()
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// How many resamples the ratio's bootstrap interval draws.
 const BOOTSTRAP_RESAMPLES: usize = 2_000;
 /// A fixed seed, so the same samples always give the same interval.
-const BOOTSTRAP_SEED: u64 = 0x1a31_7a;
+const BOOTSTRAP_SEED: u64 = 0x001a_317a;
 
 /// The `q`-quantile (0 to 1) of `values` by linear interpolation between order statistics, as
 /// criterion and numpy compute it; `None` when empty.

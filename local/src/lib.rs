@@ -12,6 +12,9 @@
 //! - [`moto`]: a fixture that runs `moto_server` on 127.0.0.1 and hands out an
 //!   [`aws_config::SdkConfig`] pointing at it, so tests use the real AWS SDK without AWS; it also
 //!   makes the IAM role and the ZIP package a Lambda function in moto needs.
+//! - [`bench`]: cold-start benchmarks of your own functions (init, first response, warm invocation,
+//!   peak memory, executable size), round-robin, with a baseline; criterion benchmarks with the
+//!   `criterion` feature.
 //! - [`opensearch`]: a stand-in for an OpenSearch Service domain (moto has no search engine):
 //!   index, document and `match` search APIs over HTTP, every request's SigV4 signature checked.
 //!
@@ -28,6 +31,7 @@
 //! ```
 
 pub mod apigw;
+pub mod bench;
 pub mod cargo_build;
 pub mod emulator;
 mod loopback_http;

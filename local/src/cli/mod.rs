@@ -1,5 +1,6 @@
 //! The command line: argument definitions, shared set-up, and exit codes.
 
+mod bench;
 mod invoke;
 mod serve;
 mod summary;
@@ -41,6 +42,8 @@ pub(crate) struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Benchmark functions' cold starts: init, first response, warm invocation and peak memory, with ratios to a baseline.
+    Bench(bench::BenchArgs),
     /// Invoke a function with an event and print its response, its REPORT line and its trace.
     Invoke(invoke::InvokeArgs),
     /// Serve Lambda's Invoke API (the Runtime Interface Emulator's path) for a function until Ctrl-C.
@@ -91,6 +94,7 @@ pub(crate) async fn run(args: Args) -> Result<u8, Failure> {
         )
         .init();
     match args.command {
+        Command::Bench(args) => bench::run(args).await,
         Command::Invoke(args) => invoke::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Xray(args) => xray::run(args).await,

@@ -5,6 +5,7 @@
 
 mod apigw;
 mod asynchronous;
+mod bench;
 mod cli;
 mod cli_cases;
 mod emulator;

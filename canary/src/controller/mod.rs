@@ -51,6 +51,8 @@
 
 mod deploy;
 mod follow;
+mod group;
+mod group_run;
 mod history;
 mod manual;
 mod plan;
@@ -66,6 +68,7 @@ use std::{
 use serde::Serialize;
 
 pub use follow::{Backoff, WaitEnd, WaitEvent};
+pub use group::{GroupDeployRequest, GroupMemberRequest, GroupMemberStatus, GroupStatus};
 pub use history::{HistoryEntry, HistoryOutcome};
 pub use plan::{PlannedStep, RolloutPlan, schedule};
 pub use run::CONCURRENT_ROLLOUTS;

@@ -11,6 +11,7 @@ mod cloudwatch;
 mod codedeploy;
 mod crash;
 mod follow;
+mod groups;
 mod history;
 mod moto_function;
 mod race;

@@ -12,6 +12,7 @@ mod codedeploy;
 mod crash;
 mod follow;
 mod groups;
+mod groups_moto;
 mod history;
 mod moto_function;
 mod race;

@@ -10,7 +10,7 @@
 //! #     format: 1, id: "0123456789ab".into(), function: "orders".into(), alias: "live".into(),
 //! #     stable_version: "3".into(), canary_version: "4".into(),
 //! #     strategy: "canary10-5m".parse().unwrap(), gates: vec![], policy: GatePolicy::default(),
-//! #     pre_hook: None, post_hook: None, created_at: 0, original_description: String::new(),
+//! #     pre_hook: None, post_hook: None, created_at: 0, original_description: String::new(), group: None,
 //! # };
 //! let plan = plan_start(&record, std::time::UNIX_EPOCH);
 //! assert_eq!(plan.decision, Decision::Advance { to_step: 0 });

@@ -35,6 +35,7 @@ fn record(strategy: &str, gates: &[&str], pre: bool, post: bool) -> RolloutRecor
         post_hook: post.then(|| "post".to_owned()),
         created_at: T0,
         original_description: String::new(),
+        group: None,
     }
 }
 

@@ -47,6 +47,7 @@ pub mod codedeploy;
 pub mod controller;
 pub mod decision;
 pub mod gate;
+pub mod group;
 pub mod memory;
 pub mod outcome;
 pub mod ports;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     gate::{GatePolicy, GateSpec},
+    group::GroupRef,
     strategy::Strategy,
 };
 
@@ -36,6 +37,9 @@ pub enum RecordError {
     /// The document is not valid JSON or does not have the record's fields.
     #[error("the rollout record cannot be read: {0}")]
     Json(#[from] serde_json::Error),
+    /// The record's release group is malformed or does not list the record's own rollout.
+    #[error("the rollout record's group cannot be used: {0}")]
+    Group(String),
 }
 
 /// What a rollout is: everything that does not change while it runs.
@@ -68,6 +72,10 @@ pub struct RolloutRecord {
     pub created_at: u64,
     /// The alias's description before lamina-canary first wrote its state there.
     pub original_description: String,
+    /// The release group this rollout belongs to, if it is one member of a group
+    /// ([`crate::group`]). Absent from records of single rollouts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupRef>,
 }
 
 impl RolloutRecord {
@@ -87,8 +95,27 @@ impl RolloutRecord {
         let value: serde_json::Value = serde_json::from_str(document)?;
         match value.get("format").and_then(serde_json::Value::as_u64) {
             None => Err(RecordError::NoFormat),
-            Some(RECORD_FORMAT) => Ok(serde_json::from_value(value)?),
+            Some(RECORD_FORMAT) => {
+                let record: RolloutRecord = serde_json::from_value(value)?;
+                record.check_group()?;
+                Ok(record)
+            }
             Some(other) => Err(RecordError::Format(other)),
+        }
+    }
+
+    /// A group must be well formed and list this very rollout as one of its members.
+    fn check_group(&self) -> Result<(), RecordError> {
+        let Some(group) = &self.group else {
+            return Ok(());
+        };
+        group.validate().map_err(RecordError::Group)?;
+        match group.member(&self.function, &self.alias) {
+            Some(member) if member.id == self.id => Ok(()),
+            _ => Err(RecordError::Group(format!(
+                "group {} does not list rollout {} on {}:{}",
+                group.name, self.id, self.function, self.alias
+            ))),
         }
     }
 
@@ -130,6 +157,7 @@ mod tests {
             post_hook: None,
             created_at: 1_700_000_000,
             original_description: "the live alias".to_owned(),
+            group: None,
         }
     }
 
@@ -177,6 +205,14 @@ mod tests {
         assert!(matches!(
             RolloutRecord::from_json(&extra),
             Err(RecordError::Json(_))
+        ));
+        let foreign_group = json.replace(
+            "\"originalDescription\"",
+            "\"group\":{\"name\":\"g\",\"members\":[{\"function\":\"other\",\"alias\":\"live\",\"id\":\"0123456789ab\"}]},\"originalDescription\"",
+        );
+        assert!(matches!(
+            RolloutRecord::from_json(&foreign_group),
+            Err(RecordError::Group(_))
         ));
         let bad_strategy = json.replace("linear10-1m", "sideways");
         assert!(matches!(

@@ -2,6 +2,7 @@
 
 mod codedeploy;
 pub(crate) mod exit;
+mod group;
 mod render;
 mod watch;
 
@@ -98,8 +99,15 @@ struct DeployArgs {
     #[command(flatten)]
     target: TargetArgs,
     /// The published version to roll out.
-    #[arg(long, required_unless_present = "publish", conflicts_with = "publish")]
+    #[arg(long, required_unless_present_any = ["publish", "group"], conflicts_with = "publish")]
     version: Option<String>,
+    /// Deploy a release group: FUNCTION (then MEMBERS) are FUNCTION=VERSION pairs, each on
+    /// --alias, shifted in lock-step; a gate failing on any member rolls back all of them.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["version", "publish", "codedeploy", "dry_run", "pre_hook", "post_hook"])]
+    group: Option<String>,
+    /// With --group: the members after the first, as FUNCTION=VERSION.
+    #[arg(value_name = "MEMBERS", requires = "group")]
+    members: Vec<String>,
     /// Publish $LATEST as a new version and roll that out.
     #[arg(long)]
     publish: bool,
@@ -165,8 +173,11 @@ struct DeployArgs {
 #[derive(Debug, ClapArgs)]
 struct StatusArgs {
     /// The function (with --alias): show one rollout; without it, every rollout.
-    #[arg(requires = "alias", conflicts_with = "codedeploy")]
+    #[arg(requires = "alias", conflicts_with_all = ["codedeploy", "group"])]
     function: Option<String>,
+    /// Show the release group NAME, every member.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["codedeploy", "watch"])]
+    group: Option<String>,
     /// Show the newest deployment of this CodeDeploy application and deployment group.
     #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy)]
     codedeploy: Option<CodeDeployTarget>,
@@ -184,7 +195,7 @@ struct StatusArgs {
 #[derive(Debug, ClapArgs)]
 struct PromoteArgs {
     /// The function: a name or an ARN.
-    #[arg(required_unless_present = "codedeploy", requires = "alias")]
+    #[arg(required_unless_present_any = ["codedeploy", "group"], requires = "alias")]
     function: Option<String>,
     /// The alias whose rollout to finish.
     #[arg(long, requires = "function")]
@@ -193,6 +204,10 @@ struct PromoteArgs {
     /// cannot skip a Lambda deployment's waits; the answer says what to do instead).
     #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy, conflicts_with = "function")]
     codedeploy: Option<CodeDeployTarget>,
+    /// Finish every member of the release group NAME now (with --full: a group moves step by
+    /// step only under `canary run`; refused if any member's gate fails).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["function", "codedeploy"], requires = "full")]
+    group: Option<String>,
     /// Promote even if a gate fails.
     #[arg(long)]
     force: bool,
@@ -205,7 +220,7 @@ struct PromoteArgs {
 #[derive(Debug, ClapArgs)]
 struct AbortArgs {
     /// The function: a name or an ARN.
-    #[arg(required_unless_present = "codedeploy", requires = "alias")]
+    #[arg(required_unless_present_any = ["codedeploy", "group"], requires = "alias")]
     function: Option<String>,
     /// The alias whose rollout to roll back.
     #[arg(long, requires = "function")]
@@ -213,6 +228,9 @@ struct AbortArgs {
     /// Stop the CodeDeploy application and group's deployment, with automatic rollback.
     #[arg(long, value_name = "APP/GROUP", value_parser = parse_codedeploy, conflicts_with = "function")]
     codedeploy: Option<CodeDeployTarget>,
+    /// Roll back every member of the release group NAME.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["function", "codedeploy", "force"])]
+    group: Option<String>,
     /// Roll back even when the alias's description cannot be read or its record is missing,
     /// taking the stable version from the newest rollout record that matches the alias.
     #[arg(long, conflicts_with = "codedeploy")]
@@ -247,15 +265,25 @@ pub(crate) async fn run(args: Args) -> u8 {
     let controller = &aws.controller;
     let output = args.output;
     let result = match args.command {
-        Command::Deploy(deploy) => match deploy.codedeploy.clone() {
-            Some(target) => run_codedeploy_deploy(&aws, *deploy, target, output).await,
-            None => run_deploy(controller, *deploy, output).await,
+        Command::Deploy(deploy) => match (deploy.codedeploy.clone(), deploy.group.is_some()) {
+            (Some(target), _) => run_codedeploy_deploy(&aws, *deploy, target, output).await,
+            (None, true) => run_group_deploy(controller, *deploy, output).await,
+            (None, false) => run_deploy(controller, *deploy, output).await,
         },
         Command::Plan(plan) => run_plan(controller, *plan, output).await,
-        Command::Status(status) => match status.codedeploy.clone() {
-            Some(target) => codedeploy::status(&aws.codedeploy, &target, output).await,
-            None => run_status(controller, status, output).await,
+        Command::Status(status) => match (status.codedeploy.clone(), status.group.clone()) {
+            (Some(target), _) => codedeploy::status(&aws.codedeploy, &target, output).await,
+            (None, Some(name)) => group::status(controller, &name, output).await,
+            (None, None) => run_status(controller, status, output).await,
         },
+        Command::Promote(PromoteArgs {
+            group: Some(name),
+            force,
+            ..
+        }) => group::promote(controller, &name, force, output).await,
+        Command::Abort(AbortArgs {
+            group: Some(name), ..
+        }) => group::abort(controller, &name, output).await,
         Command::Promote(promote) => match (promote.codedeploy, promote.function, promote.alias) {
             (Some(target), _, _) => aws
                 .codedeploy
@@ -414,6 +442,40 @@ async fn run_codedeploy_deploy(
         .await?;
     codedeploy::print(output, &target, &report);
     Ok(exit::OK)
+}
+
+/// `deploy --group`: FUNCTION and MEMBERS are the members, as FUNCTION=VERSION.
+async fn run_group_deploy(
+    controller: &Controller,
+    args: DeployArgs,
+    output: OutputFormat,
+) -> Result<u8, CanaryError> {
+    let policy = policy_of(&args)?;
+    let mut texts = vec![args.target.function];
+    texts.extend(args.members);
+    let deploy = group::GroupDeploy {
+        name: args.group.unwrap_or_default(),
+        members: group::members(&texts, &args.target.alias)?,
+        strategy: args.strategy,
+        gates: args.gates,
+        policy,
+        wait: args.wait,
+        interval: args.interval,
+    };
+    group::deploy(controller, deploy, output).await
+}
+
+/// The gate policy the deploy flags ask for.
+fn policy_of(args: &DeployArgs) -> Result<GatePolicy, CanaryError> {
+    Ok(GatePolicy {
+        min_requests: args.min_requests,
+        failure_limit: args.failure_limit,
+        data_deadline: args.data_deadline,
+        on_data_deadline: parse_action(&args.on_data_deadline)?,
+        progress_deadline: args.progress_deadline,
+        on_progress_deadline: parse_action(&args.on_progress_deadline)?,
+        drift_timeout: args.drift_timeout,
+    })
 }
 
 async fn run_deploy(

@@ -87,6 +87,7 @@ impl Controller {
             post_hook,
             created_at: unix_seconds(self.now()),
             original_description,
+            group: None,
         };
         let document = record.to_json().map_err(|error| {
             CanaryError::InvalidInput(format!("the rollout record cannot be written: {error}"))

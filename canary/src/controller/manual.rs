@@ -141,6 +141,14 @@ impl Controller {
         for _ in 0..MAX_CONFLICTS {
             let snapshot = self.snapshot(function, alias).await?;
             let (state, live, record) = (snapshot.alias, snapshot.live, snapshot.record);
+            if let Some(group) = &record.group
+                && !live.phase.is_terminal()
+            {
+                return Err(CanaryError::InvalidInput(format!(
+                    "{function}:{alias} is a member of release group {}, which moves as one; use --group {}",
+                    group.name, group.name
+                )));
+            }
             let now = self.now();
             if live.phase.is_terminal() {
                 return Err(CanaryError::NoRollout {

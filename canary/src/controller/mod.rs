@@ -52,6 +52,8 @@
 mod deploy;
 mod finish;
 mod follow;
+mod group;
+mod group_run;
 mod history;
 mod manual;
 mod plan;
@@ -67,6 +69,7 @@ use std::{
 use serde::Serialize;
 
 pub use follow::{Backoff, WaitEnd, WaitEvent};
+pub use group::{GroupDeployRequest, GroupMemberRequest, GroupMemberStatus, GroupStatus};
 pub use history::{HistoryEntry, HistoryOutcome};
 pub use plan::{PlannedStep, RolloutPlan, schedule};
 pub use run::CONCURRENT_ROLLOUTS;

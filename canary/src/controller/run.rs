@@ -120,42 +120,90 @@ impl Controller {
     /// as [`Action::Failed`]; the others go on.
     pub async fn run_all(&self) -> Result<Vec<RunOutcome>, CanaryError> {
         let listed = self.ports.records.list_records().await?;
-        let outcomes: Vec<Option<RunOutcome>> = stream::iter(listed)
-            .map(|(function, alias)| async move { self.run_listed(function, alias).await })
+        // A release group is decided once per pass, by the first of its members listed.
+        let groups_decided = std::sync::Mutex::new(std::collections::HashSet::new());
+        let groups_decided = &groups_decided;
+        let outcomes: Vec<Vec<RunOutcome>> = stream::iter(listed)
+            .map(|(function, alias)| async move {
+                self.run_listed(function, alias, groups_decided).await
+            })
             .buffered(CONCURRENT_ROLLOUTS)
             .collect()
             .await;
         Ok(outcomes.into_iter().flatten().collect())
     }
 
-    /// The decision for one listed rollout, `None` when it has nothing to decide.
-    async fn run_listed(&self, function: String, alias: String) -> Option<RunOutcome> {
+    /// The decisions for one listed rollout (one per member for a release group), none when
+    /// it has nothing to decide.
+    async fn run_listed(
+        &self,
+        function: String,
+        alias: String,
+        groups_decided: &std::sync::Mutex<std::collections::HashSet<String>>,
+    ) -> Vec<RunOutcome> {
+        self.run_listed_one(function, alias, groups_decided)
+            .await
+            .unwrap_or_else(|outcome| vec![outcome])
+    }
+
+    /// [`run_listed`](Self::run_listed), with a single outcome as `Err`.
+    async fn run_listed_one(
+        &self,
+        function: String,
+        alias: String,
+        groups_decided: &std::sync::Mutex<std::collections::HashSet<String>>,
+    ) -> Result<Vec<RunOutcome>, RunOutcome> {
         let state = match self.ports.aliases.get_alias(&function, &alias).await {
             Ok(state) => state,
             Err(PortError::NotFound(what)) => {
-                return Some(
-                    self.vanished(&function, &alias, &what)
-                        .await
-                        .unwrap_or_else(|error| failed(&function, &alias, &error)),
-                );
+                return Err(self
+                    .vanished(&function, &alias, &what)
+                    .await
+                    .unwrap_or_else(|error| failed(&function, &alias, &error)));
             }
-            Err(error) => return Some(failed(&function, &alias, &CanaryError::Aws(error))),
+            Err(error) => return Err(failed(&function, &alias, &CanaryError::Aws(error))),
         };
-        match LiveState::decode(&state.description) {
+        let live = match LiveState::decode(&state.description) {
             // An ended rollout still described is one whose description was not given back yet.
-            Ok(Some(_)) => {}
-            Ok(None) => return None,
+            Ok(Some(live)) => live,
+            Ok(None) => return Ok(Vec::new()),
             Err(error) => {
                 let error = CanaryError::Drift(format!(
                     "the description of {function}:{alias} cannot be read: {error}"
                 ));
-                return Some(failed(&function, &alias, &error));
+                return Err(failed(&function, &alias, &error));
             }
+        };
+        let group = match self.group_of(&function, &alias, &live).await {
+            Ok(group) => group,
+            // An ended rollout whose record is gone still gets its description back.
+            Err(_) if live.phase.is_terminal() => None,
+            Err(error) => return Err(failed(&function, &alias, &error)),
+        };
+        if let Some(group) = group {
+            // A release group's ended members keep their description: the group's decision
+            // reads every member's phase from it.
+            if live.phase.is_terminal() {
+                return Ok(Vec::new());
+            }
+            let first = group.members.first().map(|member| member.id.clone());
+            let key = format!("{}/{}", group.name, first.unwrap_or_default());
+            let fresh = groups_decided
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key);
+            if !fresh {
+                return Ok(Vec::new());
+            }
+            return self
+                .run_group_from(&group, Some((&function, &alias, &state)))
+                .await
+                .map_err(|error| failed(&function, &alias, &error));
         }
-        Some(match self.run_from(&function, &alias, state).await {
+        Ok(vec![match self.run_from(&function, &alias, state).await {
             Ok(outcome) => outcome,
             Err(error) => failed(&function, &alias, &error),
-        })
+        }])
     }
 
     async fn run_from(
@@ -167,6 +215,22 @@ impl Controller {
         let mut conflicts = 0;
         loop {
             let snapshot = self.snapshot_of(function, alias, state).await?;
+            // A member of a release group moves only with the whole group.
+            if let Some(group) = snapshot.record.group.clone()
+                && snapshot.live.id == snapshot.record.id
+            {
+                return self
+                    .run_group_from(&group, Some((function, alias, &snapshot.alias)))
+                    .await?
+                    .into_iter()
+                    .find(|outcome| outcome.function == function && outcome.alias == alias)
+                    .ok_or_else(|| {
+                        CanaryError::Drift(format!(
+                            "group {} does not list {function}:{alias}",
+                            group.name
+                        ))
+                    });
+            }
             let read = snapshot.live.clone();
             match self.attempt(snapshot).await? {
                 Attempt::Finished(outcome) => return Ok(*outcome),

@@ -12,6 +12,8 @@ mod codedeploy;
 mod crash;
 mod finish;
 mod follow;
+mod groups;
+mod groups_moto;
 mod history;
 mod moto_function;
 mod promote;

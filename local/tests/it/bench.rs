@@ -71,9 +71,12 @@ async fn a_function_that_crashes_at_init_fails_the_benchmark_with_its_output() {
     assert!(text.contains("DATABASE_URL is not set"), "{text}");
 }
 
+/// What a refused benchmark's error must match.
+type ExpectedError = fn(&BenchError) -> bool;
+
 #[tokio::test]
 async fn a_benchmark_that_cannot_run_is_refused_before_any_process_starts() {
-    let cases: Vec<(ColdStartBench, fn(&BenchError) -> bool)> = vec![
+    let cases: Vec<(ColdStartBench, ExpectedError)> = vec![
         (ColdStartBench::new("none"), |e| {
             matches!(e, BenchError::NoFunction)
         }),

@@ -54,3 +54,5 @@ pub mod otel;
 mod redact;
 #[cfg(feature = "xray")]
 pub mod xray;
+#[cfg(any(feature = "xray", feature = "otel"))]
+mod xray_protocol;

@@ -19,7 +19,10 @@
 //!
 //! Tracing: the request's `X-Amzn-Trace-Id` (or a fresh sampled one when it has none) becomes the
 //! invocation's trace header, so the function's segments join the caller's trace; the response
-//! carries it back with `x-amzn-RequestId`.
+//! carries it back with `x-amzn-RequestId`. With [`RestApiConfig::xray_daemon`] the stage is traced
+//! as API Gateway's is with tracing on: each sampled request gets an `AWS::ApiGateway::Stage`
+//! segment named `API/STAGE`, sent to the daemon when the answer is known, and its id is the
+//! `Parent` the function sees.
 //!
 //! What differs from API Gateway: there are no stages to deploy, no authorizers, models or usage
 //! plans; the `Host` header is the client's and `X-Forwarded-Proto` is `http`, as with
@@ -48,6 +51,7 @@
 mod event;
 mod response;
 mod server;
+mod stage_segment;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,11 +101,13 @@ pub enum ApiGatewayError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RestApiConfig {
+    pub(crate) api_name: String,
     pub(crate) stage: String,
     pub(crate) api_id: String,
     pub(crate) account_id: String,
     pub(crate) region: String,
     pub(crate) integration_timeout: Duration,
+    pub(crate) xray_daemon_address: Option<String>,
 }
 
 impl Default for RestApiConfig {
@@ -111,16 +117,26 @@ impl Default for RestApiConfig {
 }
 
 impl RestApiConfig {
-    /// Stage `prod`, API id `local00api`, account `123456789012`, `us-east-1`, a 29 s timeout.
+    /// API `local-api` (id `local00api`), stage `prod`, account `123456789012`, `us-east-1`, a 29 s
+    /// timeout, tracing off.
     #[must_use]
     pub fn new() -> Self {
         Self {
+            api_name: "local-api".to_owned(),
             stage: "prod".to_owned(),
             api_id: "local00api".to_owned(),
             account_id: "123456789012".to_owned(),
             region: "us-east-1".to_owned(),
             integration_timeout: DEFAULT_INTEGRATION_TIMEOUT,
+            xray_daemon_address: None,
         }
+    }
+
+    /// The REST API's name: the first half of its X-Ray segment's name, `API/STAGE`.
+    #[must_use]
+    pub fn api_name(mut self, name: impl Into<String>) -> Self {
+        self.api_name = name.into();
+        self
     }
 
     /// The stage name (`requestContext.stage`, and the first segment of `requestContext.path`).
@@ -155,6 +171,18 @@ impl RestApiConfig {
     #[must_use]
     pub fn integration_timeout(mut self, timeout: Duration) -> Self {
         self.integration_timeout = timeout;
+        self
+    }
+
+    /// Turns on the stage's X-Ray tracing: each sampled request's `AWS::ApiGateway::Stage` segment
+    /// is sent to the daemon at `address` (`host:port`, IPv4, IPv6 or a host name), and the function
+    /// gets that segment's id as its `Parent`, so a local trace starts where an AWS one does.
+    /// Give the functions the same daemon ([`FunctionConfig::xray_daemon`]) to see the whole tree.
+    ///
+    /// [`FunctionConfig::xray_daemon`]: crate::emulator::FunctionConfig::xray_daemon
+    #[must_use]
+    pub fn xray_daemon(mut self, address: impl Into<String>) -> Self {
+        self.xray_daemon_address = Some(address.into());
         self
     }
 }

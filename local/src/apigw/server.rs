@@ -13,9 +13,10 @@ use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 use super::event::{EventContext, proxy_event};
 use super::response::{from_proxy_response, gateway_error};
+use super::stage_segment::{RequestSummary, ResponseSummary, StageTrace};
 use super::{MAX_REQUEST_BYTES, RestApiConfig};
 use crate::emulator::{Emulator, EmulatorError, InvocationReport, InvocationRequest, Outcome};
-use crate::trace_header::{SamplingDecision, TraceHeader, new_segment_id};
+use crate::trace_header::new_segment_id;
 
 /// The functions behind the API. Each [`Emulator`] scales out by itself up to its concurrency; with
 /// several, a request goes to the next one in turn, and to the others if that one throttles.
@@ -66,8 +67,21 @@ pub(crate) async fn handle(
 ) -> Response {
     let received = SystemTime::now();
     let request_id = new_request_id();
-    let trace_header = trace_header(request.headers().get("x-amzn-trace-id")).to_string();
-    let mut response = answer(
+    let trace = StageTrace::plan(&gateway.config, request.headers().get("x-amzn-trace-id"));
+    let trace_header = trace.header.to_string();
+    let summary = RequestSummary {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        client_ip: peer.ip().to_string(),
+        user_agent: request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        received,
+        request_id: request_id.clone(),
+    };
+    let answered = answer(
         &gateway,
         peer,
         request,
@@ -75,8 +89,16 @@ pub(crate) async fn handle(
         &request_id,
         &trace_header,
     )
-    .await
-    .map(axum::body::Body::from);
+    .await;
+    trace.emit(
+        &gateway.config,
+        &summary,
+        ResponseSummary {
+            status: answered.status().as_u16(),
+            content_length: u64::try_from(answered.body().len()).ok(),
+        },
+    );
+    let mut response = answered.map(axum::body::Body::from);
     let headers = response.headers_mut();
     for (name, value) in [
         ("x-amzn-requestid", request_id.as_str()),
@@ -224,26 +246,6 @@ fn internal_error() -> http::Response<Bytes> {
     )
 }
 
-/// The trace header the invocation carries: the caller's trace (a new parent when it has none, sampled
-/// unless the caller said not to), or a fresh sampled trace when the caller sent none or a malformed one.
-fn trace_header(incoming: Option<&HeaderValue>) -> TraceHeader {
-    match incoming
-        .and_then(|v| v.to_str().ok())
-        .map(TraceHeader::parse)
-    {
-        Some(Ok(mut header)) => {
-            if header.sampled == SamplingDecision::Requested {
-                header.sampled = SamplingDecision::Sampled;
-            }
-            if header.parent.is_none() {
-                header.parent = Some(new_segment_id());
-            }
-            header
-        }
-        _ => TraceHeader::new_sampled(),
-    }
-}
-
 /// A request id in the UUID v4 shape API Gateway uses.
 fn new_request_id() -> String {
     let mut bytes: [u8; 16] = rand::random();
@@ -264,31 +266,6 @@ fn new_request_id() -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trace_headers_join_or_start_a_sampled_trace() {
-        let root = "1-5759e988-bd862e3fe1be46a994272793";
-        let cases: Vec<(Option<String>, bool, bool)> = vec![
-            (None, true, false),
-            (Some("garbage".to_owned()), true, false),
-            (Some(format!("Root={root}")), true, true),
-            (
-                Some(format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=0")),
-                false,
-                true,
-            ),
-            (Some(format!("Root={root};Sampled=?")), true, true),
-        ];
-        for (incoming, sampled, keeps_root) in cases {
-            let value = incoming
-                .as_deref()
-                .map(|v| HeaderValue::from_str(v).unwrap());
-            let header = trace_header(value.as_ref());
-            assert_eq!(header.is_sampled(), sampled, "{incoming:?}");
-            assert_eq!(header.root == root, keeps_root, "{incoming:?}");
-            assert!(header.parent.is_some(), "{incoming:?}");
-        }
-    }
 
     #[test]
     fn request_ids_are_uuid_v4() {

@@ -5,7 +5,6 @@
 //! it. The emulator does the same, so the subsegments a function sends have a parent and the trace
 //! assembles into one tree.
 
-use std::net::UdpSocket;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 use super::config::FunctionConfig;
 use super::report::Outcome;
 use crate::trace_header::{SamplingDecision, TraceHeader, new_segment_id};
-use crate::xray::encode_datagram;
+use crate::xray::send_to_daemon;
 
 /// How one invocation is traced: the header the runtime gets and, with active tracing, the facade segment.
 #[derive(Debug)]
@@ -112,10 +111,7 @@ pub(super) fn emit(
         return;
     };
     let document = facade_document(config, facade, timeline, outcome);
-    let datagram = encode_datagram(&document.to_string());
-    let sent = UdpSocket::bind(("127.0.0.1", 0))
-        .and_then(|socket| socket.send_to(&datagram, daemon.as_str()));
-    if let Err(error) = sent {
+    if let Err(error) = send_to_daemon(daemon, &document.to_string()) {
         tracing::warn!(%error, daemon = %daemon, "could not send the function segment to the X-Ray daemon");
     }
 }
@@ -270,5 +266,36 @@ mod tests {
         let start = doc["start_time"].as_f64().unwrap_or_default();
         let end = doc["end_time"].as_f64().unwrap_or_default();
         assert!(end - start >= 0.004 && end - start < 1.0, "{start} {end}");
+    }
+
+    /// Lambda's daemon address can be any `host:port`; an IPv6 daemon must get the segment too.
+    #[test]
+    fn the_segment_reaches_a_daemon_on_ipv6() {
+        let Ok(daemon) = std::net::UdpSocket::bind("[::1]:0") else {
+            panic!("this test needs IPv6 loopback");
+        };
+        let daemon_address = daemon
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let _ = daemon.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        let config = FunctionConfig::new("orders").xray_daemon(daemon_address);
+        let plan = plan(&config, None, None);
+        let mut timeline = Timeline::starting_now();
+        let now = Instant::now();
+        timeline.invocation = Some((now, now));
+        let outcome = Outcome::Success {
+            body: bytes::Bytes::from_static(b"{}"),
+        };
+        emit(&config, &plan, &timeline, &outcome);
+        let mut buffer = [0u8; 65_536];
+        let received = daemon.recv(&mut buffer);
+        let Ok(size) = received else {
+            panic!("no datagram reached the IPv6 daemon: {received:?}");
+        };
+        let body = crate::xray::parse_datagram(&buffer[..size]).unwrap_or_default();
+        let document: Value = serde_json::from_str(body).unwrap_or_default();
+        assert_eq!(document["name"], "orders");
+        assert_eq!(document["origin"], "AWS::Lambda::Function");
     }
 }

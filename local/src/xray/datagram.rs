@@ -103,6 +103,29 @@ pub async fn send_document(
         })
 }
 
+/// Sends one segment document to the daemon at `daemon` (`host:port`: an IPv4 or IPv6 address, or a
+/// host name), from a socket of the daemon's address family, blocking only for the name lookup.
+///
+/// For the emulator's own segments (the Lambda function's and API Gateway's), sent once per
+/// invocation from synchronous code.
+pub(crate) fn send_to_daemon(daemon: &str, document: &str) -> std::io::Result<()> {
+    use std::net::{Ipv4Addr, Ipv6Addr, ToSocketAddrs as _};
+    let address = daemon.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{daemon:?} resolves to no address"),
+        )
+    })?;
+    let local: SocketAddr = if address.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = std::net::UdpSocket::bind(local)?;
+    socket.send_to(&encode_datagram(document), address)?;
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -61,6 +61,7 @@ mod waterfall;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use collector::{CollectorConfig, DEFAULT_DAEMON_ADDRESS, XrayCollector};
+pub(crate) use datagram::send_to_daemon;
 pub use datagram::{
     DATAGRAM_HEADER, MAX_DATAGRAM_BYTES, encode_datagram, parse_datagram, send_document,
 };

@@ -412,3 +412,81 @@ async fn a_chunked_body_over_10_mb_is_413_too() {
         "{answer}"
     );
 }
+
+/// With tracing on, the stage records API Gateway's segment and the trace is one tree rooted on it:
+/// the stage, then Lambda's function segment (whose parent is the stage), as in AWS.
+#[tokio::test]
+async fn a_traced_stage_roots_the_trace_on_its_own_segment() {
+    use lamina_local::xray::{CollectorConfig, XrayCollector};
+    let collector = XrayCollector::start(CollectorConfig::new().bind("[::1]:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let daemon = collector.daemon_address();
+    let (_dir, path) = mirror_runtime();
+    let function = FunctionConfig::new(&path)
+        .function_name("orders-fn")
+        .xray_daemon(&daemon);
+    let function = Emulator::start(function).await.unwrap();
+    let config = RestApiConfig::new()
+        .api_name("orders")
+        .stage("test")
+        .xray_daemon(&daemon);
+    let api = RestApi::bind([function], config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let fresh = TraceHeader::new_sampled();
+    let caller = format!("Root={};Parent=53995c3f42cd8ad8;Sampled=1", fresh.root);
+    let reply = send(
+        "GET",
+        &format!("{}/items?secret=1", api.url()),
+        &[("x-amzn-trace-id", &caller), ("user-agent", "lamina-test")],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let seen = TraceHeader::parse(reply.json()["trace"].as_str().unwrap()).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let trace = loop {
+        let trace = collector
+            .wait_for_trace(&fresh.root, Duration::from_secs(5))
+            .await;
+        match trace {
+            Ok(trace) if trace.find("orders/test").is_some() => break trace,
+            other if Instant::now() > deadline => panic!("no stage segment: {other:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    assert!(
+        collector.rejections().is_empty(),
+        "{:?}",
+        collector.rejections()
+    );
+    let stage = trace.find("orders/test").unwrap();
+    assert_eq!(stage.origin.as_deref(), Some("AWS::ApiGateway::Stage"));
+    assert_eq!(stage.parent_id.as_deref(), Some("53995c3f42cd8ad8"));
+    let function = trace.find("orders-fn").unwrap();
+    assert_eq!(function.parent_id.as_deref(), Some(stage.id.as_str()));
+    assert_eq!(seen.parent.as_deref(), Some(function.id.as_str()));
+    assert!(stage.start_time <= function.start_time);
+    assert!(stage.end_time >= function.end_time);
+    let document = trace
+        .documents()
+        .iter()
+        .find(|doc| doc.contains("AWS::ApiGateway::Stage"))
+        .unwrap();
+    let document: Value = serde_json::from_str(document).unwrap();
+    assert_eq!(document["http"]["request"]["method"], "GET");
+    assert_eq!(
+        document["http"]["request"]["url"],
+        "https://local00api.execute-api.us-east-1.amazonaws.com/test/items"
+    );
+    assert_eq!(document["http"]["request"]["user_agent"], "lamina-test");
+    assert_eq!(document["http"]["response"]["status"], 200);
+    assert_eq!(
+        document["http"]["response"]["content_length"],
+        reply.body.len()
+    );
+    api.shutdown().await;
+    collector.shutdown().await;
+}

@@ -167,22 +167,15 @@ impl OtelConfig {
     }
 }
 
-/// Parses a daemon address: `ip:port`, or `tcp:ip:port udp:ip:port` (the UDP part is used).
+/// Parses a daemon address: `host:port` (an IP address or a host name, resolved here), or
+/// `tcp:host:port udp:host:port` in either order (the UDP part is used), by the same rule as
+/// [`crate::xray::parse_daemon_address`] when both paths are compiled.
 ///
 /// # Errors
 /// [`OtelError::InvalidDaemonAddress`] for anything else.
 pub fn parse_daemon_address(value: &str) -> Result<SocketAddr, OtelError> {
-    let invalid = || OtelError::InvalidDaemonAddress(value.to_owned());
-    let trimmed = value.trim();
-    let udp = if trimmed.contains(' ') {
-        trimmed
-            .split_whitespace()
-            .find_map(|part| part.strip_prefix("udp:"))
-            .ok_or_else(invalid)?
-    } else {
-        trimmed
-    };
-    udp.parse().map_err(|_| invalid())
+    crate::xray_protocol::daemon_udp_address(value)
+        .ok_or_else(|| OtelError::InvalidDaemonAddress(value.to_owned()))
 }
 
 /// `opentelemetry-http`'s hyper client, run on the Tokio runtime that built the exporter: the SDK's
@@ -308,13 +301,10 @@ mod tests {
             parse_daemon_address("tcp:169.254.79.129:2000 udp:169.254.79.129:2000").ok(),
             Some(udp)
         );
-        for bad in [
-            "",
-            "localhost:2000",
-            "tcp:1.2.3.4:1 other",
-            "udp:",
-            "1.2.3.4",
-        ] {
+        // Host names resolve, as on the native X-Ray path: one rule for both.
+        let resolved = parse_daemon_address("localhost:2000").map(|addr| addr.port());
+        assert_eq!(resolved.ok(), Some(2000));
+        for bad in ["", "localhost", "tcp:1.2.3.4:1 other", "udp:", "1.2.3.4"] {
             assert!(
                 matches!(
                     parse_daemon_address(bad),

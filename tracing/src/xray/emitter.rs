@@ -11,7 +11,7 @@
 
 use std::{
     fmt, io,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs as _, UdpSocket},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -38,32 +38,9 @@ pub const DEFAULT_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
 /// # Errors
 /// [`XrayError::InvalidDaemonAddress`] for any other form or a name that does not resolve.
 pub fn parse_daemon_address(value: &str) -> Result<SocketAddr, XrayError> {
-    let invalid = || XrayError::InvalidDaemonAddress {
+    crate::xray_protocol::daemon_udp_address(value).ok_or_else(|| XrayError::InvalidDaemonAddress {
         value: value.to_owned(),
-    };
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let udp = match parts.as_slice() {
-        [single] if !single.starts_with("tcp:") && !single.starts_with("udp:") => *single,
-        [first, second] => {
-            let (tcp, udp) = match (first.split_once(':'), second.split_once(':')) {
-                (Some(("tcp", tcp)), Some(("udp", udp)))
-                | (Some(("udp", udp)), Some(("tcp", tcp))) => (tcp, udp),
-                _ => return Err(invalid()),
-            };
-            resolve(tcp).ok_or_else(invalid)?;
-            udp
-        }
-        _ => return Err(invalid()),
-    };
-    resolve(udp).ok_or_else(invalid)
-}
-
-fn resolve(host_port: &str) -> Option<SocketAddr> {
-    let (host, port) = host_port.rsplit_once(':')?;
-    if host.is_empty() || port.parse::<u16>().is_err() {
-        return None;
-    }
-    host_port.to_socket_addrs().ok()?.next()
+    })
 }
 
 /// Counters of what the emitter did, shared by every clone of a layer.

@@ -387,13 +387,13 @@ fn policies_signed_with_the_right_key_but_odd_documents_are_refused_cleanly() {
         );
     }
     // A policy that is not base64 at all, but genuinely signed: the signature is checked first.
-    let form = with(
+    let not_base64 = with(
         &with(&form(None), "policy", "%%%"),
         "x-amz-signature",
         &sign(SECRET, now, REGION, "%%%"),
     );
     assert!(matches!(
-        verify(&form, 5, &verifier(), now),
+        verify(&not_base64, 5, &verifier(), now),
         Err(PostPolicyError::Malformed(_))
     ));
     // `starts-with` and the array form of `eq` are S3's too.

@@ -29,12 +29,13 @@ use time::OffsetDateTime;
 use crate::domain::{
     ALLOWED_CONTENT_TYPES, Group, Image, ImageStatus, Page, PageRequest, is_allowed_content_type,
 };
-use crate::ports::{BlobStore, GroupStore, ImageCatalog, ImageSearch, PortError, UploadUrl};
+use crate::ports::{BlobStore, GroupStore, ImageCatalog, ImageSearch, PortError, UploadForm};
+use crate::post_policy::PostPolicyError;
 
 /// The most bytes one upload may carry (10 MiB).
 pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
-/// How long an upload URL stays valid.
-pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(300);
+/// How long an upload form stays valid.
+pub const UPLOAD_FORM_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The wall clock, behind a trait so tests can fix time.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -66,15 +67,9 @@ pub enum AppError {
     /// The input breaks a rule (a page limit, a search text, a page key the store did not make).
     #[error("{0}")]
     Invalid(String),
-    /// The upload URL is expired, altered or incomplete.
-    #[error("upload URL rejected: {0}")]
-    UploadForbidden(String),
-    /// The upload's `Content-Type` is not the one the URL was signed for.
-    #[error("the upload must have content-type {0}")]
-    WrongContentType(String),
-    /// The upload is larger than the URL allows.
-    #[error("the upload is larger than {0} bytes")]
-    TooLarge(u64),
+    /// The upload form breaks its policy or its signature (S3's refusals, `serve` refuses alike).
+    #[error("{0}")]
+    UploadRefused(#[from] PostPolicyError),
     /// The image's bytes already arrived.
     #[error("image {0} is already uploaded")]
     AlreadyUploaded(String),
@@ -92,13 +87,13 @@ impl From<PortError> for AppError {
     }
 }
 
-/// What `POST /groups/{groupId}/images` answers: the record and where to PUT its bytes.
+/// What `POST /groups/{groupId}/images` answers: the record and the form to POST its bytes with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewImage {
     /// The pending record.
     pub image: Image,
-    /// The signed upload URL.
-    pub upload: UploadUrl,
+    /// The signed upload form.
+    pub upload: UploadForm,
 }
 
 /// The use cases of Udagram, over the ports.
@@ -186,7 +181,7 @@ impl App {
             .ok_or_else(|| AppError::GroupNotFound(id.to_owned()))
     }
 
-    /// Creates a pending image in `group_id` and signs an upload URL for `content_type` (one of
+    /// Creates a pending image in `group_id` and signs an upload form for `content_type` (one of
     /// [`ALLOWED_CONTENT_TYPES`]). Its title becomes searchable through the record's write (the
     /// Images table's stream on AWS, the same transaction locally), not through a second call.
     ///
@@ -220,11 +215,11 @@ impl App {
         self.images.create_image(&image).await?;
         let upload = self
             .blobs
-            .upload_url(
+            .upload_form(
                 &image.image_id,
                 content_type,
                 MAX_UPLOAD_BYTES,
-                UPLOAD_URL_LIFETIME,
+                UPLOAD_FORM_LIFETIME,
             )
             .await?;
         Ok(NewImage { image, upload })

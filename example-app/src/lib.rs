@@ -15,10 +15,10 @@ mod form_encoding;
 pub mod lambda;
 pub(crate) mod page_key;
 pub mod ports;
+pub mod post_policy;
 pub mod realtime;
 pub mod serve;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod test_support;
 pub mod thumbnail;
-pub mod upload_url;

@@ -2,7 +2,7 @@
 //! filesystem, an in-process bus and hub) implement them in [`crate::embedded`]; the AWS
 //! adapters (DynamoDB, S3, SNS, API Gateway Management, OpenSearch) will implement the same.
 
-use std::{fmt, future::Future, pin::Pin, time::Duration};
+use std::{collections::BTreeMap, fmt, future::Future, pin::Pin, time::Duration};
 
 use bytes::Bytes;
 
@@ -98,11 +98,15 @@ pub trait ConnectionStore: Send + Sync + fmt::Debug {
     fn list_connections(&self) -> BoxFuture<'_, Result<Vec<Connection>, PortError>>;
 }
 
-/// A signed, expiring URL a client PUTs an image's bytes to.
+/// A signed, expiring upload form: a client POSTs `fields` and then the file (the field `file`)
+/// as `multipart/form-data` to `url`; the form's policy ([`crate::post_policy`]) binds the key,
+/// the content type, the size and the expiry, and the receiver (S3, or `serve`) enforces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadUrl {
-    /// The URL.
+pub struct UploadForm {
+    /// Where the form goes.
     pub url: String,
+    /// The form fields to send before the file.
+    pub fields: BTreeMap<String, String>,
     /// The content type the upload must declare.
     pub content_type: String,
     /// The most bytes the upload may carry.
@@ -150,15 +154,15 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<(Bytes, String)>, PortError>>;
-    /// A URL a client may PUT `key`'s bytes to, limited to `content_type` and `max_bytes`,
-    /// valid for `expires_in`.
-    fn upload_url<'a>(
+    /// A form a client may POST `key`'s bytes with, limited to `content_type` and 1 to
+    /// `max_bytes` bytes, valid for `expires_in`.
+    fn upload_form<'a>(
         &'a self,
         key: &'a str,
         content_type: &'a str,
         max_bytes: u64,
         expires_in: Duration,
-    ) -> BoxFuture<'a, Result<UploadUrl, PortError>>;
+    ) -> BoxFuture<'a, Result<UploadForm, PortError>>;
     /// The URL the image under `key` is read from.
     fn read_url(&self, key: &str) -> String;
 }

@@ -212,8 +212,6 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
             .filter(|origin| origin.as_str() != "*")
             .cloned()
             .collect(),
-        secrets,
-        signing_key: SIGNING_KEY_NAME.to_owned(),
     });
     let client = WebClientConfig {
         api_url: base.clone(),

@@ -12,9 +12,8 @@ impl HttpError for AppError {
         match self {
             Self::GroupNotFound(_) | Self::ImageNotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::UploadForbidden(_) => StatusCode::FORBIDDEN,
-            Self::WrongContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UploadRefused(refusal) if refusal.is_forbidden() => StatusCode::FORBIDDEN,
+            Self::UploadRefused(_) => StatusCode::BAD_REQUEST,
             Self::AlreadyUploaded(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

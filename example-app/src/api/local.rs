@@ -1,4 +1,6 @@
-//! The local-only routes of `udagram serve`: the upload URL, blob files, the development issuer.
+//! The local-only routes of `udagram serve`: the upload form, blob files, the development issuer.
+
+use std::convert::Infallible;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
@@ -8,10 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::errors::json_response;
-use super::query::uuid_param;
 use super::{ApiState, HandlerResult, LocalRoutes};
 use crate::domain::is_blob_key;
-use crate::serve::uploads::Upload;
+use crate::serve::uploads::PostedForm;
 
 /// The body of `POST /dev/token`.
 pub(super) const DEV_TOKEN_SCHEMA: &str = r#"{
@@ -31,33 +32,47 @@ fn local(state: &ApiState) -> Result<&LocalRoutes, ApiError> {
     state.local.as_ref().ok_or_else(ApiError::not_found)
 }
 
-/// `PUT /uploads/{imageId}?expires&type&max&sig`.
+/// The most fields a form may have before its file (S3's forms have about ten).
+const MAX_FORM_FIELDS: usize = 32;
+
+/// `POST /uploads`: a `multipart/form-data` form in S3's POST protocol; 204 as S3 answers.
 pub(super) async fn upload(state: ApiState, req: Request) -> HandlerResult {
     let local = local(&state)?;
-    let image_id = uuid_param(&req, "imageId")?;
-    let key = local
-        .secrets
-        .get_bytes(local.signing_key.as_str())
-        .await
-        .map_err(ApiError::internal)?;
-    let headers = req.headers();
-    let upload = Upload {
-        image_id: &image_id,
-        query: req.uri().query().unwrap_or_default(),
-        content_type: headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-        content_length: headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok()),
-        body: Bytes::copy_from_slice(req.body().as_ref()),
-        signing_key: key.expose(),
-    };
-    local.uploads.accept(upload).await?;
+    let form = read_form(&req).await?;
+    local.uploads.accept(form).await?;
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
+}
+
+/// The fields up to `file` and its bytes; what follows the file is ignored, as S3 does.
+async fn read_form(req: &Request) -> Result<PostedForm, ApiError> {
+    let not_a_form =
+        || ApiError::bad_request("an upload is a multipart/form-data form with a file field");
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(not_a_form)?;
+    let body = Bytes::copy_from_slice(req.body().as_ref());
+    let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut form = PostedForm::default();
+    let unreadable = |e: multer::Error| ApiError::bad_request(format!("unreadable form: {e}"));
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name.eq_ignore_ascii_case("file") {
+            form.file = Some(field.bytes().await.map_err(unreadable)?);
+            break;
+        }
+        if form.fields.len() == MAX_FORM_FIELDS {
+            return Err(ApiError::bad_request("the form has too many fields"));
+        }
+        let value = field.text().await.map_err(unreadable)?;
+        form.fields.push((name, value));
+    }
+    Ok(form)
 }
 
 /// `GET /files/{key}`: the bytes with their content type; any other key is a 404.

@@ -40,7 +40,6 @@ use lambda_http::{Body, Request, Response};
 use lamina_middleware::auth::{JwtAuth, JwtAuthLayer, JwtVerifier, RequireLayer};
 use lamina_middleware::cors::{Cors, CorsConfig, CorsConfigError};
 use lamina_middleware::errors::{ApiError, ErrorMapping, ProblemLayer, Router};
-use lamina_middleware::secrets::SecretCache;
 use lamina_middleware::validation::{JsonSchema, SchemaError};
 use tower::{Layer as _, ServiceBuilder, ServiceExt as _};
 
@@ -79,11 +78,10 @@ impl Schemas {
     }
 }
 
-/// What the local-only routes need: the development issuer, the URL-signing key and the
-/// local upload protocol.
+/// What the local-only routes need: the development issuer and the local upload protocol.
 #[derive(Debug, Clone)]
 pub struct LocalRoutes {
-    /// Accepts the PUTs to upload URLs.
+    /// Accepts the upload forms posted to `POST /uploads`.
     pub uploads: LocalUploads,
     /// Signs development tokens and publishes the JWKS.
     pub issuer: Arc<DevIssuer>,
@@ -91,10 +89,6 @@ pub struct LocalRoutes {
     pub flow: Arc<FlowState>,
     /// Web client origins besides the server's own whose pages may sign in (exact origins).
     pub client_origins: Vec<String>,
-    /// Where the URL-signing key is read from.
-    pub secrets: SecretCache,
-    /// The URL-signing key's name in `secrets`.
-    pub signing_key: String,
 }
 
 /// Everything the handlers share.
@@ -116,7 +110,7 @@ impl ApiState {
         }
     }
 
-    /// Adds the local-only routes: uploads, files, the JWKS and `POST /dev/token`.
+    /// Adds the local-only routes: the upload form, files, the JWKS and `POST /dev/token`.
     #[must_use]
     pub fn with_local_routes(mut self, local: LocalRoutes) -> Self {
         self.local = Some(local);
@@ -128,13 +122,14 @@ impl ApiState {
 pub type ApiService = Cors<ErrorMapping<JwtAuth<Router>>>;
 
 /// Paths that never look at a token (a stale token in a browser must not break them).
-const PUBLIC_PATHS: [&str; 3] = [
+const PUBLIC_PATHS: [&str; 4] = [
     "/health",
+    "/uploads",
     "/.well-known/jwks.json",
     "/.well-known/openid-configuration",
 ];
 /// Path prefixes that never look at a token.
-const PUBLIC_PREFIXES: [&str; 3] = ["/files/", "/uploads/", "/dev/"];
+const PUBLIC_PREFIXES: [&str; 2] = ["/files/", "/dev/"];
 
 /// The API with its middleware stack, verifying tokens with `verifier`, answering cross-origin
 /// requests as `cors` allows (the web client's origin; `*` only when configured so).
@@ -199,11 +194,7 @@ pub fn router(state: ApiState) -> Router {
         return router;
     }
     router
-        .route(
-            Method::PUT,
-            "/uploads/{imageId}",
-            with(&state, local::upload),
-        )
+        .route(Method::POST, "/uploads", with(&state, local::upload))
         .route(Method::GET, "/files/{key}", with(&state, local::file))
         .route(
             Method::GET,

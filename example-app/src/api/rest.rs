@@ -77,7 +77,10 @@ pub(super) async fn create_image(state: ApiState, req: Request) -> HandlerResult
         .await?;
     json_response(
         StatusCode::CREATED,
-        &json!({ "newItem": created.image, "uploadUrl": created.upload.url }),
+        &json!({
+            "newItem": created.image,
+            "upload": { "url": created.upload.url, "fields": created.upload.fields },
+        }),
     )
 }
 

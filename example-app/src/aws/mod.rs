@@ -51,6 +51,6 @@ pub use sns::SnsEventBus;
 
 pub(crate) use dynamodb::decode_item;
 pub use dynamodb::{
-    DynamoDbConnections, DynamoDbGroups, DynamoDbImages, GROUPS_BY_TIME_INDEX, GroupsTable,
-    IMAGE_ID_INDEX, NoGroupsTable, TableNames, create_tables,
+    CONNECTION_TTL_ATTRIBUTE, DynamoDbConnections, DynamoDbGroups, DynamoDbImages,
+    GROUPS_BY_TIME_INDEX, GroupsTable, IMAGE_ID_INDEX, NoGroupsTable, TableNames, create_tables,
 };

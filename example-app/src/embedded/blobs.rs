@@ -1,5 +1,6 @@
 //! [`BlobStore`] on the filesystem: one file per key in the blob directory, written atomically,
-//! with HMAC-signed local upload URLs.
+//! with upload forms in S3's POST protocol ([`crate::post_policy`]) signed with the data
+//! directory's key, which `udagram serve` checks as S3 would.
 //!
 //! Each file starts with one header line, `udagram-blob/1 <content type>\n`, then the bytes: the
 //! content type lives beside the bytes in the same file, so one rename replaces both together.
@@ -13,15 +14,23 @@ use std::{
     io::{ErrorKind, Write},
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
 
 use crate::{
-    ports::{BlobStore, BoxFuture, PortError, UploadUrl, validate_content_type, validate_key},
-    upload_url,
+    ports::{BlobStore, BoxFuture, PortError, UploadForm, validate_content_type, validate_key},
+    post_policy::{self, PolicyVerifier, SigningIdentity, UploadPolicy},
 };
+
+/// The access key id of `serve`'s upload forms (their secret is the data directory's signing
+/// key, in hex).
+pub(crate) const LOCAL_ACCESS_KEY_ID: &str = "udagram-serve";
+/// The region `serve`'s upload forms are scoped to.
+pub(crate) const LOCAL_REGION: &str = "local";
+/// The bucket name `serve`'s upload policies name.
+pub(crate) const LOCAL_BUCKET: &str = "udagram";
 
 const HEADER_PREFIX: &[u8] = b"udagram-blob/1 ";
 const TEMP_SUFFIX: &str = ".tmp";
@@ -63,6 +72,26 @@ impl FileBlobStore {
             public_base_url: public_base_url.trim_end_matches('/').into(),
             signing_key: Arc::new(signing_key),
         })
+    }
+
+    /// Checks a form posted to `serve` against this store's signing key ([`post_policy::verify`]).
+    ///
+    /// # Errors
+    /// Whatever [`post_policy::verify`] refuses.
+    pub fn verify_form(
+        &self,
+        fields: &[(String, String)],
+        file_len: u64,
+        now: SystemTime,
+    ) -> Result<post_policy::AcceptedUpload, post_policy::PostPolicyError> {
+        let secret = hex::encode(self.signing_key.as_slice());
+        let verifier = PolicyVerifier {
+            access_key_id: LOCAL_ACCESS_KEY_ID,
+            secret_access_key: &secret,
+            region: LOCAL_REGION,
+            bucket: LOCAL_BUCKET,
+        };
+        post_policy::verify(fields, file_len, &verifier, now)
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, PortError> {
@@ -169,23 +198,36 @@ impl BlobStore for FileBlobStore {
         })
     }
 
-    fn upload_url<'a>(
+    fn upload_form<'a>(
         &'a self,
         key: &'a str,
         content_type: &'a str,
         max_bytes: u64,
         expires_in: Duration,
-    ) -> BoxFuture<'a, Result<UploadUrl, PortError>> {
+    ) -> BoxFuture<'a, Result<UploadForm, PortError>> {
         Box::pin(async move {
             validate_key(key)?;
             validate_content_type(content_type)?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_err(|_| PortError::Unavailable("the clock is before 1970".into()))?;
-            let expires = now.as_secs().saturating_add(expires_in.as_secs());
-            let query = upload_url::sign(&self.signing_key, key, expires, content_type, max_bytes);
-            Ok(UploadUrl {
-                url: format!("{}/uploads/{key}?{query}", self.public_base_url),
+            let now = SystemTime::now();
+            let policy = UploadPolicy {
+                bucket: LOCAL_BUCKET.to_owned(),
+                key: key.to_owned(),
+                content_type: content_type.to_owned(),
+                max_bytes,
+                expires_at: now + expires_in,
+            };
+            let secret = hex::encode(self.signing_key.as_slice());
+            let identity = SigningIdentity {
+                access_key_id: LOCAL_ACCESS_KEY_ID,
+                secret_access_key: &secret,
+                session_token: None,
+                region: LOCAL_REGION,
+            };
+            let url = format!("{}/uploads", self.public_base_url);
+            let post = post_policy::presign(&url, &policy, &identity, now);
+            Ok(UploadForm {
+                url: post.url,
+                fields: post.fields,
                 content_type: content_type.to_owned(),
                 max_bytes,
                 expires_in,

@@ -37,7 +37,12 @@ pub(crate) fn blob_store(sdk: &SdkConfig, bucket: &BucketConfig) -> S3BlobStore 
             .interceptor(XrayInterceptor::new())
             .build(),
     );
-    S3BlobStore::new(client, bucket.name.clone(), bucket.public_url.clone())
+    S3BlobStore::new(
+        client,
+        sdk.credentials_provider(),
+        bucket.name.clone(),
+        bucket.public_url.clone(),
+    )
 }
 
 pub(crate) fn notifier(sdk: &SdkConfig, endpoint: &str) -> ApiGatewayNotifier {

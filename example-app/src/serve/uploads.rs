@@ -1,11 +1,12 @@
-//! The local upload protocol of `udagram serve`: `PUT /uploads/{imageId}?expires&type&max&sig`,
-//! the embedded stand-in for a presigned S3 upload. An adapter of `serve`, not a use case: on AWS
-//! the bytes go to S3 and the bucket's notification announces them.
+//! The local upload protocol of `udagram serve`: `POST /uploads`, a `multipart/form-data` form in
+//! S3's browser-upload protocol ([`crate::post_policy`]), the same form the web client posts to
+//! S3 on AWS. An adapter of `serve`, not a use case: on AWS the bytes go to S3 and the bucket's
+//! notification announces them.
 //!
-//! [`LocalUploads::accept`] checks the signed URL ([`crate::upload_url`]), the declared content
-//! type and the size, that the image exists and is still pending; then stores the bytes
-//! atomically and publishes [`ImageUploaded`] on the in-process bus, as S3 and SNS would.
-//! Nothing is stored when any check fails.
+//! [`LocalUploads::accept`] checks the form as S3 would (signature, expiry, key, content type,
+//! size), that the image exists and is still pending; then stores the bytes atomically and
+//! publishes [`ImageUploaded`] on the in-process bus, as S3 and SNS would. Nothing is stored when
+//! any check fails.
 
 use std::sync::Arc;
 
@@ -13,41 +14,35 @@ use bytes::Bytes;
 
 use crate::app::{AppError, Clock, MAX_UPLOAD_BYTES, SystemClock};
 use crate::domain::{ImageStatus, ImageUploaded};
+use crate::embedded::FileBlobStore;
 use crate::ports::{BlobStore, EventBus, ImageStore};
-use crate::upload_url::{self, UploadUrlError};
+use crate::post_policy::PostPolicyError;
 
-/// One PUT to an upload URL, as the API layer received it.
-#[derive(Debug, Clone)]
-pub struct Upload<'a> {
-    /// The image id from the path (already checked to be a UUID).
-    pub image_id: &'a str,
-    /// The raw query string (`expires`, `type`, `max`, `sig`).
-    pub query: &'a str,
-    /// The `Content-Type` header, if any.
-    pub content_type: Option<&'a str>,
-    /// The `Content-Length` header, if any (checked as well as the body, in case it lies).
-    pub content_length: Option<u64>,
-    /// The bytes.
-    pub body: Bytes,
-    /// The URL-signing key.
-    pub signing_key: &'a [u8],
+/// One form posted to `POST /uploads`, as the API layer parsed it.
+#[derive(Debug, Clone, Default)]
+pub struct PostedForm {
+    /// The fields before the file, names as sent.
+    pub fields: Vec<(String, String)>,
+    /// The field `file`'s bytes, if the form had one.
+    pub file: Option<Bytes>,
 }
 
 /// The uploads `serve` accepts, over the ports they touch. Clones share them.
 #[derive(Debug, Clone)]
 pub struct LocalUploads {
     images: Arc<dyn ImageStore>,
-    blobs: Arc<dyn BlobStore>,
+    blobs: Arc<FileBlobStore>,
     events: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
 }
 
 impl LocalUploads {
-    /// Uploads checked against `images`, stored in `blobs` and announced on `events`.
+    /// Uploads checked against `images` and `blobs`' signing key, stored in `blobs` and
+    /// announced on `events`.
     #[must_use]
     pub fn new(
         images: Arc<dyn ImageStore>,
-        blobs: Arc<dyn BlobStore>,
+        blobs: Arc<FileBlobStore>,
         events: Arc<dyn EventBus>,
     ) -> Self {
         Self {
@@ -58,7 +53,7 @@ impl LocalUploads {
         }
     }
 
-    /// The same with another clock (which decides when a URL has expired).
+    /// The same with another clock (which decides when a form has expired).
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -68,71 +63,43 @@ impl LocalUploads {
     /// Accepts one upload; see the module docs.
     ///
     /// # Errors
-    /// [`AppError::UploadForbidden`], [`AppError::WrongContentType`], [`AppError::TooLarge`],
+    /// [`AppError::UploadRefused`] (the form's policy, signature or size),
     /// [`AppError::ImageNotFound`], [`AppError::AlreadyUploaded`], [`AppError::Unavailable`].
-    pub async fn accept(&self, upload: Upload<'_>) -> Result<(), AppError> {
-        let now = u64::try_from(self.clock.now().unix_timestamp()).unwrap_or_default();
-        let grant = upload_url::verify(upload.signing_key, upload.image_id, upload.query, now)
-            .map_err(|error| match error {
-                UploadUrlError::Expired => AppError::UploadForbidden("the URL has expired".into()),
-                UploadUrlError::BadSignature => {
-                    AppError::UploadForbidden("the URL's signature does not match".into())
-                }
-                other => AppError::UploadForbidden(other.to_string()),
-            })?;
-        let declared = upload.content_type.unwrap_or_default();
-        if !same_media_type(declared, &grant.content_type) {
-            return Err(AppError::WrongContentType(grant.content_type));
+    pub async fn accept(&self, form: PostedForm) -> Result<(), AppError> {
+        let file = form.file.ok_or_else(|| {
+            PostPolicyError::Malformed("the form has no file field (it must be the last)".into())
+        })?;
+        let size = file.len() as u64;
+        // Forms are only signed with a length range under this, so this only catches forged ones.
+        if size > MAX_UPLOAD_BYTES {
+            return Err(PostPolicyError::EntityTooLarge(MAX_UPLOAD_BYTES).into());
         }
-        let too_large = |len: u64| len > grant.max_bytes.min(MAX_UPLOAD_BYTES);
-        if upload.content_length.is_some_and(too_large) || too_large(upload.body.len() as u64) {
-            return Err(AppError::TooLarge(grant.max_bytes.min(MAX_UPLOAD_BYTES)));
-        }
+        let accepted = self
+            .blobs
+            .verify_form(&form.fields, size, self.clock.now().into())?;
         // The embedded store is strongly consistent: a miss is an image that does not exist.
         let image = self
             .images
-            .get_image(upload.image_id)
+            .get_image(&accepted.key)
             .await?
-            .ok_or_else(|| AppError::ImageNotFound(upload.image_id.to_owned()))?;
+            .ok_or_else(|| AppError::ImageNotFound(accepted.key.clone()))?;
         if image.status == ImageStatus::Ready {
             return Err(AppError::AlreadyUploaded(image.image_id));
         }
-        let size = upload.body.len() as u64;
         self.blobs
-            .put_blob(&image.image_id, upload.body, &grant.content_type)
-            .await?;
+            .put_blob(&image.image_id, file, &accepted.content_type)
+            .await
+            .map_err(|error| match error {
+                crate::ports::PortError::Invalid(why) => {
+                    AppError::UploadRefused(PostPolicyError::Malformed(why))
+                }
+                other => other.into(),
+            })?;
         let event = ImageUploaded {
             image_id: image.image_id,
             size,
         };
         self.events.publish(&event).await?;
         Ok(())
-    }
-}
-
-/// Whether a `Content-Type` header names `expected` (parameters and case ignored).
-fn same_media_type(header: &str, expected: &str) -> bool {
-    header
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .eq_ignore_ascii_case(expected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_types_compare_without_parameters() {
-        for (header, expected, same) in [
-            ("image/png", "image/png", true),
-            ("IMAGE/PNG; charset=binary", "image/png", true),
-            ("image/jpeg", "image/png", false),
-            ("", "image/png", false),
-        ] {
-            assert_eq!(same_media_type(header, expected), same, "{header}");
-        }
     }
 }

@@ -10,7 +10,7 @@ use image::{ImageFormat, Rgb, RgbImage};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::client::Http;
+use crate::client::{Http, Reply};
 use crate::target::Target;
 
 /// How long an upload may take to become `ready`.
@@ -33,20 +33,30 @@ pub fn picture(width: u32, height: u32, content_type: &str) -> Bytes {
     Bytes::from(out.into_inner())
 }
 
-/// The query parameter `name` of a URL, if present (not percent-decoded).
-pub fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key == name).then(|| value.to_owned())
-    })
+/// The fields of an `upload` answer (`{url, fields}`).
+pub fn form_fields(upload: &Value) -> std::collections::BTreeMap<String, String> {
+    upload["fields"]
+        .as_object()
+        .unwrap_or_else(|| panic!("an upload form without fields: {upload}"))
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+        .collect()
 }
 
-/// The upload URL's declared content type (`type=` percent-decoded), PNG when it does not say.
-pub fn upload_type(url: &str) -> String {
-    query_param(url, "type")
-        .map(|value| value.replace("%2F", "/").replace("%2f", "/"))
-        .unwrap_or_else(|| "image/png".to_owned())
+/// The content type an upload form is bound to (its `Content-Type` field).
+pub fn upload_type(upload: &Value) -> String {
+    form_fields(upload)["Content-Type"].clone()
+}
+
+/// Posts `file` with the `upload` form the API handed out (`{url, fields}`), as a browser does:
+/// `multipart/form-data`, the fields, then the file.
+pub async fn post_form(http: &Http, upload: &Value, content_type: &str, file: Bytes) -> Reply {
+    let (form_type, body) =
+        udagram::post_policy::form_body(form_fields(upload), content_type, &file);
+    http.post(upload["url"].as_str().unwrap())
+        .bytes(&form_type, body)
+        .send()
+        .await
 }
 
 /// A canonical (lower-case, hyphenated) UUID v4.
@@ -88,7 +98,7 @@ pub async fn create_group(http: &Http, token: &str, name: &str) -> Value {
     body["newItem"].clone()
 }
 
-/// Creates an image record and returns the whole 201 body (`newItem`, `uploadUrl`).
+/// Creates an image record and returns the whole 201 body (`newItem`, `upload`).
 pub async fn create_image(http: &Http, token: &str, group_id: &str, title: &str) -> Value {
     http.post(&format!("/groups/{group_id}/images"))
         .token(token)

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::json;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
@@ -179,12 +179,8 @@ impl Target for Serve {
             .to_owned()
     }
 
-    async fn upload(&self, upload_url: &str, content_type: &str, body: Bytes) -> Reply {
-        self.http
-            .put(upload_url)
-            .bytes(content_type, body)
-            .send()
-            .await
+    async fn upload(&self, upload: &Value, content_type: &str, body: Bytes) -> Reply {
+        crate::fixtures::post_form(&self.http, upload, content_type, body).await
     }
 
     async fn fetch(&self, url: &str) -> Reply {

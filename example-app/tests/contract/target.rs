@@ -3,6 +3,7 @@
 //! moto).
 
 use bytes::Bytes;
+use serde_json::Value;
 
 use crate::client::{Http, Reply};
 
@@ -14,9 +15,9 @@ pub trait Target {
     /// A bearer token whose `sub` is `user`, accepted by the API.
     async fn token(&self, user: &str) -> String;
 
-    /// PUTs `body` to an `uploadUrl` the API handed out (a local signed URL, or an S3 presigned
-    /// URL), with this Content-Type.
-    async fn upload(&self, upload_url: &str, content_type: &str, body: Bytes) -> Reply;
+    /// Posts `body` (as a file of `content_type`) with an `upload` form the API handed out
+    /// (`{url, fields}`: to `serve`, or to S3).
+    async fn upload(&self, upload: &Value, content_type: &str, body: Bytes) -> Reply;
 
     /// GETs an `imageUrl` or `thumbnailUrl`.
     async fn fetch(&self, url: &str) -> Reply;

@@ -62,6 +62,21 @@ const TABLES: [TableSpec; 3] = [
 ];
 
 #[test]
+fn connections_expire_on_the_attribute_the_adapter_writes() {
+    let template = template();
+    let defined = of_type(&template, "AWS::DynamoDB::Table");
+    let ttl = at(
+        defined["ConnectionsTable"],
+        &["Properties", "TimeToLiveSpecification"],
+    );
+    assert_eq!(
+        text(ttl, &["AttributeName"]),
+        udagram::aws::CONNECTION_TTL_ATTRIBUTE
+    );
+    assert_eq!(at(ttl, &["Enabled"]).as_bool(), Some(true));
+}
+
+#[test]
 fn tables_and_indexes_are_the_designs() {
     let template = template();
     let defined = of_type(&template, "AWS::DynamoDB::Table");

@@ -136,6 +136,15 @@ fn the_api_and_the_uploads_answer_the_client_origin_only() {
         &["Properties", "CorsConfiguration", "CorsRules"],
     );
     assert_eq!(at(&rules[0], &["AllowedOrigins"])[0], origin);
+    // The web client posts S3's upload form (the `upload` answer's `{url, fields}`), never a PUT.
+    let methods: Vec<&str> = at(&rules[0], &["AllowedMethods"])
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["POST"]);
+    assert_eq!(rules.as_sequence().unwrap().len(), 1, "one CORS rule");
     let api = at(resources["RestApi"], &["Properties"]);
     let quoted = |value: &Value| {
         let (tag, parts) = untag(value).unwrap();

@@ -67,6 +67,8 @@ test('sign in, create a group, upload, see it live in two browsers, search, view
     expect(await card.getByRole('img', { name: title }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(
       150,
     );
+    // For a person to look at: the group page once the form post is processed.
+    await alice.screenshot({ path: test.info().outputPath('upload-flow.png'), fullPage: true });
     expect(await alice.evaluate(() => (window as unknown as { __statuses: string[] }).__statuses)).toEqual([
       'pending',
       'ready',

@@ -145,7 +145,7 @@ test('an upload cut off by the network says so instead of spinning', async ({ br
   const groupId = await createGroup(page.request, udagram.url, await accessToken(page), `Cut off ${unique('g')}`);
   await page.goto(`${udagram.url}/groups/${groupId}`);
   // The connection drops while the bytes are on their way.
-  await page.route('**/uploads/**', (route) => route.abort('connectionreset'));
+  await page.route('**/uploads', (route) => route.abort('connectionreset'));
   await page.getByLabel('Title', { exact: true }).fill('Lost on the way');
   await page.locator('input[type=file]').setInputFiles({
     name: 'lost.png',

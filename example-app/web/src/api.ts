@@ -58,6 +58,9 @@ export function describeError(error: unknown): string {
 
 /** Reads a problem+json body (or anything else) into an [`ApiError`]. */
 export function problem(status: number, statusText: string, body: string): ApiError {
+  // S3 refuses a form post with an XML error document: its <Message> is the detail.
+  const s3Message = /<Message>([^<]*)<\/Message>/.exec(body);
+  if (s3Message) return new ApiError(status, statusText || `HTTP ${status}`, s3Message[1]);
   try {
     const parsed = JSON.parse(body) as { title?: unknown; detail?: unknown };
     const title = typeof parsed.title === 'string' ? parsed.title : statusText || `HTTP ${status}`;
@@ -132,8 +135,8 @@ export class Api {
     return this.send('GET', `/groups/${encodeURIComponent(groupId)}/images${query({ limit, nextKey })}`);
   }
 
-  /** `POST /groups/{id}/images`: the pending record and where to PUT its bytes. */
-  createImage(groupId: string, title: string, contentType: ImageType): Promise<{ newItem: Image; uploadUrl: string }> {
+  /** `POST /groups/{id}/images`: the pending record and the form to post its bytes with. */
+  createImage(groupId: string, title: string, contentType: ImageType): Promise<{ newItem: Image; upload: UploadForm }> {
     return this.send('POST', `/groups/${encodeURIComponent(groupId)}/images`, { title, contentType }, true);
   }
 
@@ -150,20 +153,32 @@ export class Api {
 }
 
 /**
- * PUTs `file` to a signed upload URL with `contentType`, reporting progress from 0 to 1.
+ * A signed upload form, S3's browser POST: the fields (the policy and its signature among them)
+ * go first, the file last. S3 on AWS, and `udagram serve` locally, enforce the policy: the key,
+ * the content type, 1 byte to the size limit, the expiry.
+ */
+export interface UploadForm {
+  url: string;
+  fields: Record<string, string>;
+}
+
+/**
+ * Posts `file` with a signed upload form (`multipart/form-data`), reporting progress from 0 to 1.
  * XMLHttpRequest, because fetch has no upload progress events.
  */
 export function uploadBytes(
-  url: string,
+  form: UploadForm,
   file: Blob,
-  contentType: string,
   onProgress: (fraction: number) => void,
   signal?: AbortSignal,
 ): Promise<void> {
+  const body = new FormData();
+  for (const [name, value] of Object.entries(form.fields)) body.append(name, value);
+  // The form's Content-Type field is what S3 stores; the file part's type is the browser's guess.
+  body.append('file', file);
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
-    request.open('PUT', url);
-    request.setRequestHeader('content-type', contentType);
+    request.open('POST', form.url);
     request.upload.onprogress = (event) => {
       if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
     };
@@ -178,6 +193,6 @@ export function uploadBytes(
     request.onerror = () => reject(new ApiError(0, 'Network error'));
     request.onabort = () => reject(new ApiError(0, 'Upload cancelled'));
     signal?.addEventListener('abort', () => request.abort());
-    request.send(file);
+    request.send(body);
   });
 }

@@ -6,7 +6,6 @@ mod groups_images;
 mod oidc_flow;
 mod uploads;
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -14,7 +13,6 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use lambda_http::Body;
 use lamina_middleware::auth::{JwtVerifier, VerificationKey};
-use lamina_middleware::secrets::{DirectorySource, SecretCache};
 use serde_json::Value;
 use tempfile::TempDir;
 use time::OffsetDateTime;
@@ -73,7 +71,7 @@ impl Clock for ShiftedClock {
 }
 
 struct Harness {
-    dir: TempDir,
+    _dir: TempDir,
     api: ApiService,
     events: mpsc::Receiver<ImageUploaded>,
     store: EmbeddedStore,
@@ -113,11 +111,9 @@ fn harness_with_clock(shift: Duration) -> Harness {
         issuer: issuer(),
         flow: Arc::default(),
         client_origins: Vec::new(),
-        secrets: SecretCache::new(DirectorySource::new(dir.path())),
-        signing_key: "signing.key".to_owned(),
     });
     Harness {
-        dir,
+        _dir: dir,
         api: service(state, verifier, cors()).unwrap(),
         events,
         store,
@@ -217,8 +213,13 @@ async fn create_group(harness: &Harness, name: &str) -> String {
     answer.json()["newItem"]["id"].as_str().unwrap().to_owned()
 }
 
-/// Creates an image; returns (image id, upload path and query).
-async fn create_image(harness: &Harness, group: &str, title: &str, kind: &str) -> (String, String) {
+/// Creates an image; returns (image id, upload form fields).
+async fn create_image(
+    harness: &Harness,
+    group: &str,
+    title: &str,
+    kind: &str,
+) -> (String, Vec<(String, String)>) {
     let answer = call(Method::POST, &format!("/groups/{group}/images"))
         .token(&token("alice"))
         .json(&serde_json::json!({"title": title, "contentType": kind}).to_string())
@@ -227,17 +228,18 @@ async fn create_image(harness: &Harness, group: &str, title: &str, kind: &str) -
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.json());
     let body = answer.json();
     let id = body["newItem"]["imageId"].as_str().unwrap().to_owned();
-    let url = body["uploadUrl"].as_str().unwrap();
-    let path = url.strip_prefix(BASE).unwrap().to_owned();
-    (id, path)
+    assert_eq!(body["upload"]["url"], format!("{BASE}/uploads"));
+    let fields = body["upload"]["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+        .collect();
+    (id, fields)
 }
 
 /// How many groups the store holds (to prove rejected requests stored nothing).
 async fn group_count(harness: &Harness) -> usize {
     let answer = call(Method::GET, "/groups?limit=100").send(harness).await;
     answer.json()["items"].as_array().unwrap().len()
-}
-
-fn data_dir(harness: &Harness) -> &Path {
-    harness.dir.path()
 }

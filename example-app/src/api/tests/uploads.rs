@@ -1,8 +1,42 @@
-//! The local upload URL, blob files and upload processing.
+//! The local upload form, blob files and upload processing.
+
+use base64::Engine;
 
 use super::*;
 use crate::events::UploadProcessor;
-use crate::upload_url;
+use crate::ports::BlobStore;
+use crate::post_policy::{decode_policy, form_body};
+
+/// Posts `fields` and then `file` (when given) as a `multipart/form-data` form to `/uploads`.
+async fn post_form(h: &Harness, fields: &[(String, String)], file: Option<Vec<u8>>) -> Answer {
+    let (content_type, body) = match file {
+        Some(bytes) => form_body(fields.iter().map(|(n, v)| (n, v)), "image/png", &bytes),
+        None => {
+            let (content_type, body) = form_body(fields.iter().map(|(n, v)| (n, v)), "x/y", b"");
+            // Cut the form before its file part.
+            let cut = String::from_utf8_lossy(&body)
+                .rfind("Content-Disposition: form-data; name=\"file\"")
+                .unwrap();
+            let boundary = content_type.rsplit_once('=').unwrap().1.to_owned();
+            let mut head = body[..cut].to_vec();
+            let dashes = format!("--{boundary}\r\n");
+            head.truncate(head.len() - dashes.len());
+            head.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            (content_type, head)
+        }
+    };
+    call(Method::POST, "/uploads")
+        .bytes(&content_type, body)
+        .send(h)
+        .await
+}
+
+fn with(fields: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .map(|(n, v)| (n.clone(), if n == name { value.into() } else { v.clone() }))
+        .collect()
+}
 
 /// A small valid PNG.
 fn png() -> Vec<u8> {
@@ -26,12 +60,9 @@ fn processor(h: &Harness) -> UploadProcessor {
 async fn an_upload_is_stored_published_processed_and_served() {
     let mut h = harness();
     let group = create_group(&h, "g").await;
-    let (id, upload) = create_image(&h, &group, "red square", "image/png").await;
+    let (id, form) = create_image(&h, &group, "red square", "image/png").await;
     let bytes = png();
-    let answer = call(Method::PUT, &upload)
-        .bytes("image/png", bytes.clone())
-        .send(&h)
-        .await;
+    let answer = post_form(&h, &form, Some(bytes.clone())).await;
     assert_eq!(
         answer.status,
         StatusCode::NO_CONTENT,
@@ -64,11 +95,8 @@ async fn an_upload_is_stored_published_processed_and_served() {
     assert_eq!(thumb.status, StatusCode::OK);
     assert_eq!(thumb.content_type(), "image/png");
 
-    // The bytes are in; the same URL cannot replace them.
-    let again = call(Method::PUT, &upload)
-        .bytes("image/png", png())
-        .send(&h)
-        .await;
+    // The bytes are in; the same form cannot replace them.
+    let again = post_form(&h, &form, Some(png())).await;
     again.assert_problem(409);
     assert!(h.events.try_recv().is_err());
 }
@@ -77,73 +105,99 @@ async fn an_upload_is_stored_published_processed_and_served() {
 async fn rejected_uploads_store_and_publish_nothing() {
     let mut h = harness();
     let group = create_group(&h, "g").await;
-    let (id, upload) = create_image(&h, &group, "t", "image/png").await;
-    let (path, query) = upload.split_once('?').unwrap();
-    let sig = query.rsplit_once("sig=").unwrap().1;
+    let (id, form) = create_image(&h, &group, "t", "image/png").await;
+    let field = |name: &str| form.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let sig = field("x-amz-signature");
     let flipped = format!(
         "{}{}",
         if sig.starts_with('0') { "1" } else { "0" },
         &sig[1..]
     );
-    let key = std::fs::read(signing_key_path(data_dir(&h))).unwrap();
+    let mut looser = decode_policy(&field("policy")).unwrap();
+    looser["conditions"][3] = serde_json::json!(["content-length-range", 1, 99_999_999]);
+    let looser = base64::engine::general_purpose::STANDARD.encode(looser.to_string());
+    let mut extra = form.clone();
+    extra.push(("acl".into(), "public-read".into()));
+    // A genuine form for an image that does not exist.
     let unknown = "0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b";
-    let unknown_query = upload_url::sign(&key, unknown, now() + 300, "image/png", 1 << 20);
-    let bigger = query.replace("max=10485760", "max=99999999");
+    let unknown_form: Vec<(String, String)> = h
+        .blobs
+        .upload_form(unknown, "image/png", 1 << 20, Duration::from_secs(300))
+        .await
+        .unwrap()
+        .fields
+        .into_iter()
+        .collect();
 
-    // (URI, content type, body, Content-Length override, expected status)
-    type Case<'a> = (String, &'a str, Vec<u8>, Option<&'a str>, u16);
-    let cases: Vec<Case<'_>> = vec![
+    // (what, fields, file, expected status)
+    type Case = (&'static str, Vec<(String, String)>, Option<Vec<u8>>, u16);
+    let cases: Vec<Case> = vec![
         (
-            format!("{path}?{}", query.replace(sig, &flipped)),
-            "image/png",
-            png(),
-            None,
+            "altered signature",
+            with(&form, "x-amz-signature", &flipped),
+            Some(png()),
             403,
         ),
-        (format!("{path}?{bigger}"), "image/png", png(), None, 403),
-        (path.to_owned(), "image/png", png(), None, 403),
-        (format!("{path}?{query}&x=1"), "image/png", png(), None, 403),
-        (format!("{path}?{query}"), "image/jpeg", png(), None, 415),
-        (format!("{path}?{query}"), "text/plain", png(), None, 415),
         (
-            format!("{path}?{query}"),
-            "image/png",
-            vec![0; 10 * 1024 * 1024 + 1],
-            None,
-            413,
+            "loosened policy",
+            with(&form, "policy", &looser),
+            Some(png()),
+            403,
+        ),
+        ("extra field", extra, Some(png()), 403),
+        ("another key", with(&form, "key", unknown), Some(png()), 403),
+        (
+            "another type",
+            with(&form, "Content-Type", "image/jpeg"),
+            Some(png()),
+            403,
         ),
         (
-            format!("{path}?{query}"),
-            "image/png",
-            png(),
-            Some("999999999"),
-            413,
+            "html",
+            with(&form, "Content-Type", "text/html"),
+            Some(png()),
+            403,
         ),
         (
-            format!("/uploads/{unknown}?{unknown_query}"),
-            "image/png",
-            png(),
-            None,
-            404,
-        ),
-        (
-            format!("/uploads/not-a-uuid?{query}"),
-            "image/png",
-            png(),
-            None,
+            "too large",
+            form.clone(),
+            Some(vec![0; 10 * 1024 * 1024 + 1]),
             400,
         ),
+        ("empty", form.clone(), Some(Vec::new()), 400),
+        ("no file", form.clone(), None, 400),
+        (
+            "no signature",
+            form.iter()
+                .filter(|(n, _)| n != "x-amz-signature")
+                .cloned()
+                .collect(),
+            Some(png()),
+            400,
+        ),
+        ("unknown image", unknown_form, Some(png()), 404),
     ];
-    for (uri, content_type, body, length, status) in cases {
-        let mut request = call(Method::PUT, &uri).bytes(content_type, body);
-        if let Some(length) = length {
-            request = request.header("content-length", length);
-        }
-        let answer = request.send(&h).await;
+    for (what, fields, file, status) in cases {
+        let answer = post_form(&h, &fields, file).await;
+        assert_eq!(
+            answer.status.as_u16(),
+            status,
+            "{what}: {:?}",
+            String::from_utf8_lossy(&answer.body)
+        );
         answer.assert_problem(status);
         let text = String::from_utf8_lossy(&answer.body);
-        assert!(!text.contains(sig) && !text.contains(&flipped), "{text}");
+        assert!(
+            !text.contains(&sig) && !text.contains(&flipped),
+            "{what}: {text}"
+        );
     }
+    // Not a form at all.
+    call(Method::POST, "/uploads")
+        .bytes("image/png", png())
+        .send(&h)
+        .await
+        .assert_problem(400);
     assert!(h.events.try_recv().is_err());
     call(Method::GET, &format!("/files/{id}"))
         .send(&h)
@@ -157,15 +211,12 @@ async fn rejected_uploads_store_and_publish_nothing() {
 }
 
 #[tokio::test]
-async fn an_expired_upload_url_is_403() {
-    // The app's clock runs ten minutes ahead of the blob store's, which signed for five.
+async fn an_expired_upload_form_is_403() {
+    // The uploads' clock runs ten minutes ahead of the blob store's, which signed for five.
     let mut h = harness_with_clock(Duration::from_secs(600));
     let group = create_group(&h, "g").await;
-    let (_, upload) = create_image(&h, &group, "t", "image/png").await;
-    let answer = call(Method::PUT, &upload)
-        .bytes("image/png", png())
-        .send(&h)
-        .await;
+    let (_, form) = create_image(&h, &group, "t", "image/png").await;
+    let answer = post_form(&h, &form, Some(png())).await;
     answer.assert_problem(403);
     assert!(
         answer.json()["detail"]

@@ -35,7 +35,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub(crate) use item::decode as decode_item;
-pub use tables::{GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, create_tables};
+pub use tables::{CONNECTION_TTL_ATTRIBUTE, GROUPS_BY_TIME_INDEX, IMAGE_ID_INDEX, create_tables};
 
 use crate::{aws::error::unavailable, ports::PortError};
 

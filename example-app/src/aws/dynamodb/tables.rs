@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::{
     types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-        TableStatus,
+        TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
     },
 };
 
@@ -59,9 +59,16 @@ fn index(name: &str, keys: Vec<KeySchemaElement>) -> Result<GlobalSecondaryIndex
         .map_err(invalid_schema)
 }
 
+/// The connections table's time-to-live attribute: the connection's token expiry in seconds since
+/// the Unix epoch ([`Connection::expires_at`](crate::domain::Connection::expires_at), stored as
+/// `expiresAt`). DynamoDB deletes a row some time after it passes, so connections whose client
+/// vanished without `$disconnect` do not pile up; the template enables the same attribute.
+pub const CONNECTION_TTL_ATTRIBUTE: &str = "expiresAt";
+
 /// Creates the groups, images and connections tables (on-demand billing) with
-/// [`GROUPS_BY_TIME_INDEX`], [`IMAGE_ID_INDEX`] and the images table's `NEW_IMAGE` stream, and
-/// waits until they are `ACTIVE`. A table that already exists is left as it is.
+/// [`GROUPS_BY_TIME_INDEX`], [`IMAGE_ID_INDEX`], the images table's `NEW_IMAGE` stream and the
+/// connections table's time to live on [`CONNECTION_TTL_ATTRIBUTE`], and waits until they are
+/// `ACTIVE`. A table that already exists is left as it is.
 ///
 /// # Errors
 /// [`PortError::Unavailable`] with DynamoDB's error code and message.
@@ -118,6 +125,40 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), P
     for name in [&tables.groups, &tables.images, &tables.connections] {
         wait_until_active(client, name).await?;
     }
+    enable_connection_ttl(client, &tables.connections).await
+}
+
+/// Turns on the connections table's time to live unless it already is (DynamoDB refuses to
+/// enable it twice).
+async fn enable_connection_ttl(client: &Client, table: &str) -> Result<(), PortError> {
+    let described = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| unavailable(&format!("DescribeTimeToLive {table}"), &e))?;
+    let enabled = described.time_to_live_description().is_some_and(|ttl| {
+        ttl.attribute_name() == Some(CONNECTION_TTL_ATTRIBUTE)
+            && matches!(
+                ttl.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+    });
+    if enabled {
+        return Ok(());
+    }
+    let specification = TimeToLiveSpecification::builder()
+        .attribute_name(CONNECTION_TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .map_err(invalid_schema)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(specification)
+        .send()
+        .await
+        .map_err(|e| unavailable(&format!("UpdateTimeToLive {table}"), &e))?;
     Ok(())
 }
 

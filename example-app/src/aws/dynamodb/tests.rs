@@ -512,4 +512,44 @@ async fn connections_are_idempotent_and_listed_across_scan_pages() {
     assert!(listed.iter().all(|c| c.id != connection(3).id));
 }
 
+#[tokio::test]
+async fn connections_expire_by_time_to_live_on_their_tokens_expiry() {
+    let (_moto, store) = store().await;
+    // create_tables twice: enabling the time to live again is not an error.
+    create_tables(&store.client, &tables()).await.unwrap();
+    let ttl = store
+        .client
+        .describe_time_to_live()
+        .table_name(&tables().connections)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some(CONNECTION_TTL_ATTRIBUTE));
+    assert_eq!(
+        ttl.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
+    );
+    let connection = Connection {
+        id: "conn=".into(),
+        timestamp: at(1),
+        expires_at: Some(1_900_000_000),
+    };
+    store.connections.add_connection(&connection).await.unwrap();
+    let item = store
+        .client
+        .get_item()
+        .table_name(&tables().connections)
+        .key("id", AttributeValue::S("conn=".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    // DynamoDB only expires items whose attribute is a Number of epoch seconds.
+    assert_eq!(
+        item.item().unwrap()[CONNECTION_TTL_ATTRIBUTE],
+        AttributeValue::N("1900000000".into())
+    );
+}
+
 mod mocked;

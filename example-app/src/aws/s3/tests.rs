@@ -20,14 +20,21 @@ async fn store() -> (MotoServer, S3BlobStore) {
     let client = Client::from_conf(config);
     client.create_bucket().bucket(BUCKET).send().await.unwrap();
     let public = format!("{}/{BUCKET}/", moto.endpoint_url());
-    (moto, S3BlobStore::new(client, BUCKET, public))
+    let credentials = moto.sdk_config().credentials_provider();
+    (moto, S3BlobStore::new(client, credentials, BUCKET, public))
 }
 
-async fn put(url: &str, content_type: &str, body: &'static [u8]) -> (u16, String) {
+async fn post_form(
+    url: &str,
+    fields: &std::collections::BTreeMap<String, String>,
+    content_type: &str,
+    file: &[u8],
+) -> (u16, String) {
+    let (form_type, body) = crate::post_policy::form_body(fields, content_type, file);
     let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = http::Request::put(url)
-        .header("content-type", content_type)
-        .body(Full::new(Bytes::from_static(body)))
+    let request = http::Request::post(url)
+        .header("content-type", form_type)
+        .body(Full::new(Bytes::from(body)))
         .unwrap();
     let response = client.request(request).await.unwrap();
     let status = response.status().as_u16();
@@ -85,7 +92,7 @@ async fn bad_keys_and_content_types_are_refused_before_s3() {
         ));
         assert!(matches!(
             store
-                .upload_url(key, "image/png", 10, Duration::from_secs(300))
+                .upload_form(key, "image/png", 10, Duration::from_secs(300))
                 .await,
             Err(PortError::Invalid(_))
         ));
@@ -100,44 +107,43 @@ async fn bad_keys_and_content_types_are_refused_before_s3() {
 }
 
 #[tokio::test]
-async fn the_upload_url_is_a_presigned_put_with_the_content_type_signed() {
+async fn the_upload_form_is_a_presigned_post_that_moto_takes() {
     let (moto, store) = store().await;
     let upload = store
-        .upload_url(KEY, "image/png", 1024, Duration::from_secs(300))
+        .upload_form(KEY, "image/png", 1024, Duration::from_secs(300))
         .await
         .unwrap();
     assert_eq!(upload.content_type, "image/png");
     assert_eq!(upload.max_bytes, 1024);
     assert_eq!(upload.expires_in, Duration::from_secs(300));
-    let url = url_parts(&upload.url);
-    assert!(
-        upload
-            .url
-            .starts_with(&format!("{}/{BUCKET}/{KEY}?", moto.endpoint_url())),
-        "{}",
-        upload.url
-    );
-    assert_eq!(url("X-Amz-Expires").as_deref(), Some("300"));
-    let signed = url("X-Amz-SignedHeaders").unwrap();
-    assert!(
-        signed.split("%3B").any(|h| h == "content-type"),
-        "content-type must be signed: {signed}"
-    );
-    assert!(url("X-Amz-Signature").is_some());
-    // moto does not validate presigned signatures (a wrong content type would be accepted
-    // too), so this proves the URL's shape and that S3's API takes the PUT, not the signature.
-    let (status, body) = put(&upload.url, "image/png", b"\x89PNG bytes").await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(upload.url, format!("{}/{BUCKET}", moto.endpoint_url()));
+    assert_eq!(upload.fields["key"], KEY);
+    assert_eq!(upload.fields["Content-Type"], "image/png");
+    let policy = crate::post_policy::decode_policy(&upload.fields["policy"]).unwrap();
+    let conditions = policy["conditions"].as_array().unwrap();
+    for expected in [
+        serde_json::json!({ "bucket": BUCKET }),
+        serde_json::json!({ "key": KEY }),
+        serde_json::json!({ "Content-Type": "image/png" }),
+        serde_json::json!(["content-length-range", 1, 1024]),
+    ] {
+        assert!(conditions.contains(&expected), "{expected} in {policy}");
+    }
+    // moto takes POST Object but does not enforce policies: this proves the form's shape and
+    // that S3's API stores what it carries; `post_policy`'s tests prove the policy and signature.
+    let (status, body) =
+        post_form(&upload.url, &upload.fields, "image/png", b"\x89PNG bytes").await;
+    assert_eq!(status, 204, "{body}");
     assert_eq!(
         store.get_blob(KEY).await.unwrap(),
         Some((Bytes::from_static(b"\x89PNG bytes"), "image/png".to_owned()))
     );
-    assert!(matches!(
-        store
-            .upload_url(KEY, "image/png", 1, Duration::from_secs(8 * 24 * 3600))
-            .await,
-        Err(PortError::Invalid(_))
-    ));
+    for lifetime in [Duration::ZERO, Duration::from_secs(8 * 24 * 3600)] {
+        assert!(matches!(
+            store.upload_form(KEY, "image/png", 1, lifetime).await,
+            Err(PortError::Invalid(_))
+        ));
+    }
 }
 
 #[tokio::test]
@@ -177,15 +183,4 @@ async fn read_urls_are_the_public_url_and_the_key() {
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, Bytes::from_static(b"public"));
-}
-
-/// Looks up a query parameter of `url` (as it appears, still percent-encoded).
-fn url_parts(url: &str) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| {
-        let query = url.split_once('?')?.1;
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == name).then(|| v.to_owned())
-        })
-    }
 }

@@ -4,6 +4,7 @@ use std::{process::Command, time::Duration};
 
 use super::*;
 use crate::domain::THUMBNAIL_SUFFIX;
+use crate::post_policy::PostPolicyError;
 
 const ID: &str = "0b6f7c9e-3d1a-4f5e-9c2b-8a7d6e5f4c3b";
 const CRASH_DIR_VAR: &str = "UDAGRAM_TEST_BLOB_CRASH_DIR";
@@ -87,33 +88,39 @@ async fn put_get_replace_and_bad_keys() {
 }
 
 #[tokio::test]
-async fn urls_are_signed_and_point_at_the_server() {
+async fn upload_forms_are_signed_with_the_key_and_post_to_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = store(dir.path());
     assert_eq!(blobs.read_url(ID), format!("http://127.0.0.1:9/files/{ID}"));
-    let url = blobs
-        .upload_url(ID, "image/png", 1000, Duration::from_secs(300))
+    let form = blobs
+        .upload_form(ID, "image/png", 1000, Duration::from_secs(300))
         .await
         .unwrap();
-    let (path, query) = url.url.split_once('?').unwrap();
-    assert_eq!(path, format!("http://127.0.0.1:9/uploads/{ID}"));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let verified = upload_url::verify(b"test key", ID, query, now).unwrap();
+    assert_eq!(form.url, "http://127.0.0.1:9/uploads");
+    let fields: Vec<(String, String)> = form.fields.clone().into_iter().collect();
+    let now = SystemTime::now();
+    let accepted = blobs.verify_form(&fields, 1000, now).unwrap();
     assert_eq!(
-        (verified.content_type.as_str(), verified.max_bytes),
-        ("image/png", 1000)
+        (accepted.key.as_str(), accepted.content_type.as_str()),
+        (ID, "image/png")
     );
-    assert!((now + 299..=now + 301).contains(&verified.expires_unix));
     assert_eq!(
-        upload_url::verify(b"test key", ID, query, now + 302),
-        Err(upload_url::UploadUrlError::Expired)
+        blobs.verify_form(&fields, 1001, now),
+        Err(PostPolicyError::EntityTooLarge(1000))
+    );
+    assert_eq!(
+        blobs.verify_form(&fields, 10, now + Duration::from_secs(302)),
+        Err(PostPolicyError::Expired)
+    );
+    let other =
+        FileBlobStore::open(&dir.path().join("other"), "http://x", b"other key".to_vec()).unwrap();
+    assert_eq!(
+        other.verify_form(&fields, 10, now),
+        Err(PostPolicyError::SignatureDoesNotMatch)
     );
     assert!(matches!(
         blobs
-            .upload_url("../x", "image/png", 1, Duration::ZERO)
+            .upload_form("../x", "image/png", 1, Duration::ZERO)
             .await,
         Err(PortError::Invalid(_))
     ));

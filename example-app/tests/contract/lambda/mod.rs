@@ -26,6 +26,7 @@ use lamina_local::emulator::{Emulator, FunctionConfig};
 use lamina_local::moto::MotoServer;
 use lamina_local::opensearch::OpenSearchServer;
 use lamina_local::xray::{CollectorConfig, XrayCollector};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use crate::client::{Http, Reply};
@@ -187,12 +188,8 @@ impl Target for LambdaStack {
         self.issuer.token(user)
     }
 
-    async fn upload(&self, upload_url: &str, content_type: &str, body: Bytes) -> Reply {
-        self.http
-            .put(upload_url)
-            .bytes(content_type, body)
-            .send()
-            .await
+    async fn upload(&self, upload: &Value, content_type: &str, body: Bytes) -> Reply {
+        crate::fixtures::post_form(&self.http, upload, content_type, body).await
     }
 
     async fn fetch(&self, url: &str) -> Reply {

@@ -137,11 +137,16 @@ async fn a_created_image_is_traced_from_the_api_to_the_upload_processor() {
             .all(|(_, e)| e.trace_id == client_trace.root)
     );
 
-    // The upload: a PUT to S3 with the same trace header, as a traced client would send it.
+    // The upload: the form posted to S3 with the same trace header, as a traced client would.
+    let (form_type, form) = udagram::post_policy::form_body(
+        crate::fixtures::form_fields(&created["upload"]),
+        "image/png",
+        &picture(300, 200, "image/png"),
+    );
     let upload = http
-        .put(created["uploadUrl"].as_str().unwrap())
+        .post(created["upload"]["url"].as_str().unwrap())
         .header("x-amzn-trace-id", &client_trace.to_string())
-        .bytes("image/png", picture(300, 200, "image/png"))
+        .bytes(&form_type, form)
         .send()
         .await;
     assert!(

@@ -57,9 +57,15 @@ async fn writer(http: Http, token: String, worker: usize, acked: Arc<Mutex<Acked
             if n == 1 {
                 continue; // leave some images pending on purpose
             }
+            let upload = &body["upload"];
+            let (form_type, form) = udagram::post_policy::form_body(
+                crate::fixtures::form_fields(upload),
+                "image/png",
+                &png,
+            );
             let Ok(reply) = http
-                .put(body["uploadUrl"].as_str().unwrap())
-                .bytes("image/png", png.clone())
+                .post(upload["url"].as_str().unwrap())
+                .bytes(&form_type, form)
                 .try_send()
                 .await
             else {

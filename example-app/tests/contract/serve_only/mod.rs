@@ -5,7 +5,7 @@ mod dev_issuer;
 mod durability;
 mod files;
 mod shutdown;
-mod upload_url;
+mod upload_form;
 mod websocket;
 
 use crate::serve::Serve;
@@ -22,9 +22,9 @@ macro_rules! serve_cases {
 }
 
 serve_cases!(
-    upload_url_forged => upload_url::forged_urls_are_403,
-    upload_url_type_size_replay => upload_url::wrong_type_too_large_and_replay,
-    upload_refusals_carry_cors => upload_url::upload_refusals_carry_cors,
+    upload_form_forged => upload_form::forged_forms_are_403,
+    upload_form_size_and_replay => upload_form::too_large_empty_and_replay,
+    upload_refusals_carry_cors => upload_form::upload_refusals_carry_cors,
     files_path_tricks => files::path_tricks,
     dev_issuer_jwks_and_claims => dev_issuer::jwks_and_claims,
     dev_issuer_keys_belong_to_the_data_dir => dev_issuer::keys_belong_to_the_data_dir,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::client::channel_body;
@@ -22,29 +23,35 @@ pub async fn sigterm_finishes_an_upload_in_flight(mut serve: Serve) {
         .send()
         .await
         .ok_json(201);
-    let url = created["uploadUrl"].as_str().unwrap().to_owned();
+    let url = created["upload"]["url"].as_str().unwrap().to_owned();
     let png = picture(400, 200, "image/png");
+    let (form_type, form) = udagram::post_policy::form_body(
+        crate::fixtures::form_fields(&created["upload"]),
+        "image/png",
+        &png,
+    );
+    let form = Bytes::from(form);
 
     let (sender, body) = channel_body();
     let slow = {
         let http = http.clone();
-        let length = png.len().to_string();
+        let length = form.len().to_string();
         tokio::spawn(async move {
-            http.put(&url)
-                .header("content-type", "image/png")
+            http.post(&url)
+                .header("content-type", &form_type)
                 .header("content-length", &length)
                 .stream(body)
                 .send()
                 .await
         })
     };
-    let half = png.len() / 2;
-    sender.send(png.slice(..half)).await.unwrap();
+    let half = form.len() / 2;
+    sender.send(form.slice(..half)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     serve.sigterm();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The server may have dropped the connection already: then the upload task reports it.
-    let _ = sender.send(png.slice(half..)).await;
+    let _ = sender.send(form.slice(half..)).await;
     drop(sender);
     let slow = slow.await.unwrap();
     assert_eq!(slow.status, 204, "the in-flight upload: {}", slow.text());

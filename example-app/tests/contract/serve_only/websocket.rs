@@ -147,10 +147,9 @@ async fn upload_one(serve: &Serve, token: &str) -> (String, String) {
     let group_id = group["id"].as_str().unwrap().to_owned();
     let created = create_image(http, token, &group_id, "fresh picture").await;
     let image_id = created["newItem"]["imageId"].as_str().unwrap().to_owned();
-    let upload_url = created["uploadUrl"].as_str().unwrap();
-    let kind = upload_type(upload_url);
+    let kind = upload_type(&created["upload"]);
     serve
-        .upload(upload_url, &kind, picture(320, 200, &kind))
+        .upload(&created["upload"], &kind, picture(320, 200, &kind))
         .await
         .assert_status(204);
     (image_id, group_id)

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use crate::fixtures::{
-    assert_timestamp, assert_uuid_v4, create_group, create_image, ids, query_param, walk,
+    assert_timestamp, assert_uuid_v4, create_group, create_image, form_fields, ids, walk,
 };
 use crate::target::Target;
 
@@ -29,16 +29,18 @@ pub async fn create_returns_a_pending_image_and_an_upload_url(target: &impl Targ
         image.get("thumbnailUrl").is_none(),
         "a pending image has no thumbnail: {body}"
     );
-    let upload_url = body["uploadUrl"]
+    let upload_url = body["upload"]["url"]
         .as_str()
-        .unwrap_or_else(|| panic!("uploadUrl: {body}"));
+        .unwrap_or_else(|| panic!("upload.url: {body}"));
     assert!(
         upload_url.starts_with("http"),
-        "uploadUrl must be absolute: {upload_url}"
+        "upload.url must be absolute: {upload_url}"
     );
+    let policy = udagram::post_policy::decode_policy(&form_fields(&body["upload"])["policy"])
+        .unwrap_or_else(|e| panic!("upload.fields.policy: {e}: {body}"));
     assert!(
-        query_param(upload_url, "expires").is_some() || upload_url.contains("X-Amz-Expires"),
-        "uploadUrl must expire: {upload_url}"
+        policy["expiration"].is_string(),
+        "the upload form must expire: {policy}"
     );
 
     let image_id = image["imageId"].as_str().unwrap();

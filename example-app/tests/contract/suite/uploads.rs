@@ -1,31 +1,29 @@
-//! The upload flow: record -> PUT to `uploadUrl` -> `ready` with a 150 px wide PNG thumbnail.
+//! The upload flow: record -> POST the `upload` form -> `ready` with a 150 px wide PNG thumbnail.
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::fixtures::{assert_thumbnail, create_group, picture, query_param, wait_ready, walk};
+use crate::fixtures::{assert_thumbnail, create_group, form_fields, picture, wait_ready, walk};
 use crate::target::Target;
 
-/// The type an upload URL takes when the request names none.
+/// The type an upload form takes when the request names none.
 const DEFAULT_UPLOAD_TYPE: &str = "image/jpeg";
 
-/// The URL is bound to `content_type`: a local URL declares it (`type=`), an S3 presigned URL
-/// signs the `content-type` header (its value is not in the URL).
-fn assert_upload_url_for(url: &str, content_type: &str) {
-    if let Some(declared) = query_param(url, "type") {
-        let declared = declared.replace("%2F", "/").replace("%2f", "/");
-        assert_eq!(declared, content_type, "{url}");
-    } else {
-        let signed = query_param(url, "X-Amz-SignedHeaders")
-            .unwrap_or_else(|| panic!("the upload URL names no content type: {url}"));
-        assert!(
-            signed
-                .split("%3B")
-                .chain(signed.split(';'))
-                .any(|h| h == "content-type"),
-            "the presigned URL does not sign the content type: {url}"
-        );
+/// The form is bound to `content_type`: a `Content-Type` field, and the same exact condition in
+/// its policy, with the key and a length range (which S3 enforces; moto only stores).
+fn assert_upload_form_for(upload: &Value, image_id: &str, content_type: &str) {
+    let fields = form_fields(upload);
+    assert_eq!(fields["Content-Type"], content_type, "{upload}");
+    assert_eq!(fields["key"], image_id, "{upload}");
+    let policy = udagram::post_policy::decode_policy(&fields["policy"]).unwrap();
+    let conditions = policy["conditions"].as_array().unwrap();
+    for expected in [
+        json!({ "Content-Type": content_type }),
+        json!({ "key": image_id }),
+        json!(["content-length-range", 1, 10 * 1024 * 1024]),
+    ] {
+        assert!(conditions.contains(&expected), "{expected} not in {policy}");
     }
 }
 
@@ -41,11 +39,12 @@ pub async fn png_upload_becomes_ready_with_a_thumbnail(target: &impl Target) {
         .send()
         .await
         .ok_json(201);
-    let upload_url = body["uploadUrl"].as_str().unwrap();
-    assert_upload_url_for(upload_url, "image/png");
     let image_id = body["newItem"]["imageId"].as_str().unwrap();
+    assert_upload_form_for(&body["upload"], image_id, "image/png");
     let png = picture(600, 400, "image/png");
-    let reply = target.upload(upload_url, "image/png", png.clone()).await;
+    let reply = target
+        .upload(&body["upload"], "image/png", png.clone())
+        .await;
     assert!(
         reply.status == 200 || reply.status == 204,
         "{}: {} {}",
@@ -124,9 +123,11 @@ pub async fn every_allowed_type(target: &impl Target) {
         .await
         .problem(400);
     for (kind, body) in &uploads {
-        let url = body["uploadUrl"].as_str().unwrap();
-        assert_upload_url_for(url, kind);
-        let reply = target.upload(url, kind, picture(300, 300, kind)).await;
+        let image_id = body["newItem"]["imageId"].as_str().unwrap();
+        assert_upload_form_for(&body["upload"], image_id, kind);
+        let reply = target
+            .upload(&body["upload"], kind, picture(300, 300, kind))
+            .await;
         assert!(
             reply.status == 200 || reply.status == 204,
             "{kind}: {}",
@@ -157,9 +158,8 @@ pub async fn undecodable_upload_stays_pending(target: &impl Target) {
         .send()
         .await
         .ok_json(201);
-    let url = body["uploadUrl"].as_str().unwrap();
     let reply = target
-        .upload(url, "image/png", "hello, not a PNG".into())
+        .upload(&body["upload"], "image/png", "hello, not a PNG".into())
         .await;
     assert!(
         reply.status == 200 || reply.status == 204,
@@ -175,9 +175,7 @@ pub async fn undecodable_upload_stays_pending(target: &impl Target) {
         .await
         .ok_json(201);
     let jpeg = picture(64, 64, "image/jpeg");
-    let reply = target
-        .upload(second["uploadUrl"].as_str().unwrap(), "image/png", jpeg)
-        .await;
+    let reply = target.upload(&second["upload"], "image/png", jpeg).await;
     assert!(
         reply.status == 200 || reply.status == 204,
         "{}",

@@ -75,7 +75,7 @@ export async function createGroup(
   return ((await response.json()) as { newItem: { id: string } }).newItem.id;
 }
 
-/** Creates an image record and PUTs a real PNG to its upload URL; answers the image id. */
+/** Creates an image record and posts a real PNG with its upload form; answers the image id. */
 export async function uploadImage(
   request: APIRequestContext,
   url: string,
@@ -89,9 +89,15 @@ export async function uploadImage(
     data: { title, contentType: 'image/png' },
   });
   expect(created.status()).toBe(201);
-  const body = (await created.json()) as { newItem: { imageId: string }; uploadUrl: string };
-  const put = await request.put(body.uploadUrl, { headers: { 'content-type': 'image/png' }, data: png });
-  expect(put.status()).toBe(204);
+  const body = (await created.json()) as {
+    newItem: { imageId: string };
+    upload: { url: string; fields: Record<string, string> };
+  };
+  // The form S3 takes (and `serve` alike): the fields, then the file.
+  const posted = await request.post(body.upload.url, {
+    multipart: { ...body.upload.fields, file: { name: 'upload.png', mimeType: 'image/png', buffer: png } },
+  });
+  expect(posted.status()).toBe(204);
   return body.newItem.imageId;
 }
 

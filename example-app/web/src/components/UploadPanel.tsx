@@ -9,7 +9,7 @@ import { Alert } from './Feedback';
 type Errors = { title?: string; file?: string };
 
 /**
- * Adds an image to a group: title, file (picker or drag and drop), then the record and the PUT of
+ * Adds an image to a group: title, file (picker or drag and drop), then the record and the form POST of
  * the bytes with a progress bar. Every check that can be made here is made before the record is
  * created, so a refused file leaves nothing behind.
  */
@@ -83,7 +83,7 @@ export function UploadPanel({
     try {
       const created = await api.createImage(groupId, trimmed, type);
       onCreated(created.newItem);
-      await uploadBytes(created.uploadUrl, file, type, setProgress).catch((error: unknown) => {
+      await uploadBytes(created.upload, file, setProgress).catch((error: unknown) => {
         onFailed(created.newItem.imageId);
         throw error;
       });

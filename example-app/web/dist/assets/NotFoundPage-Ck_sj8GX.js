@@ -1,0 +1,1 @@
+import{c as e,l as t,m as n,o as r}from"./index-Dbt49uT6.js";var i=t();function a(){return e(`Not found`),(0,i.jsxs)(i.Fragment,{children:[(0,i.jsx)(`h1`,{className:`visually-hidden`,children:`Not found`}),(0,i.jsx)(r,{title:`This page does not exist`,children:(0,i.jsx)(`p`,{children:(0,i.jsx)(n,{to:`/`,children:`See the groups`})})})]})}export{a as default};

@@ -200,6 +200,15 @@ fn a_genuine_form_is_accepted_until_it_expires() {
     assert!(verify(&upper, 5, &verifier(), signed_at()).is_ok());
 }
 
+/// One refused form: its name, its fields, the body's length, the verifier, the error expected.
+type RefusalCase<'a> = (
+    &'a str,
+    Vec<(String, String)>,
+    u64,
+    PolicyVerifier<'a>,
+    PostPolicyError,
+);
+
 #[test]
 fn refusals() {
     use PostPolicyError as E;
@@ -220,7 +229,7 @@ fn refusals() {
         .filter(|(n, _)| n != "Content-Type")
         .cloned()
         .collect();
-    let cases: Vec<(&str, Vec<(String, String)>, u64, PolicyVerifier<'_>, E)> = vec![
+    let cases: Vec<RefusalCase<'_>> = vec![
         (
             "too large",
             form.clone(),

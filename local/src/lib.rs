@@ -12,7 +12,7 @@
 //! - [`moto`]: a fixture that runs `moto_server` on 127.0.0.1 and hands out an
 //!   [`aws_config::SdkConfig`] pointing at it, so tests use the real AWS SDK without AWS; it also
 //!   makes the IAM role and the ZIP package a Lambda function in moto needs.
-//! - [`bench`]: cold-start benchmarks of your own functions (init, first response, warm invocation,
+//! - [`mod@bench`]: cold-start benchmarks of your own functions (init, first response, warm invocation,
 //!   peak memory, executable size), round-robin, with a baseline; criterion benchmarks with the
 //!   `criterion` feature.
 //! - [`opensearch`]: a stand-in for an OpenSearch Service domain (moto has no search engine):

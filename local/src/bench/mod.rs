@@ -6,7 +6,7 @@
 //! environment and the [fixtures](Fixture) they talk to at init. [`PreparedBench::run_rounds`] takes
 //! samples round-robin over the functions and returns [`BenchResults`]: a table with medians,
 //! quartiles and ratios to a baseline, and JSON for CI. With the `criterion` feature,
-//! [`ColdStartBench::criterion_main`] also makes criterion benchmarks of init, first response and
+//! `ColdStartBench::criterion_main` also makes criterion benchmarks of init, first response and
 //! warm invocation in which every criterion sample is a fresh process (see the `criterion` module).
 //!
 //! ```no_run
